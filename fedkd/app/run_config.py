@@ -1,0 +1,31 @@
+"""Read the experiment config from a Flower Context.
+
+Under `flwr run`, the Hydra overrides travel in the run config (`overrides = "..."`); under the
+`fedkd-sim` launcher, the apps are built with the composed config directly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from flwr.app import Context
+
+from fedkd.config.compose import compose_config, overrides_from_run_config
+from fedkd.config.validate import validate
+from fedkd.paths import expand
+
+
+@lru_cache(maxsize=8)
+def _config_for(overrides: tuple[str, ...]) -> dict[str, Any]:
+    return validate(compose_config(overrides))
+
+
+def config_from_context(context: Context) -> dict[str, Any]:
+    return _config_for(tuple(overrides_from_run_config(context.run_config)))
+
+
+def output_root_from_context(context: Context) -> Path | None:
+    root = str(context.run_config.get("output-root", "")).strip()
+    return expand(root) if root else None

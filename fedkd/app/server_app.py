@@ -1,0 +1,137 @@
+"""ServerApp: run the configured strategy and write the run directory."""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from flwr.app import ArrayRecord, ConfigRecord, Context, MetricRecord
+from flwr.serverapp import Grid, ServerApp
+
+from fedkd.app.run_config import config_from_context, output_root_from_context
+from fedkd.data.federated import input_shape, num_classes, prepare_federation
+from fedkd.errors import UserError
+from fedkd.models.factory import build_model
+from fedkd.paths import expand
+from fedkd.results.run_dir import RunDirectory
+from fedkd.results.summary import client_spread, summarize
+from strategies import build_strategy
+
+NODE_WAIT_SECONDS = 60.0
+
+
+def _wait_for_nodes(grid: Grid, expected: int) -> None:
+    """Fail with a clear line when the federation's size differs from simulation.num_clients."""
+    deadline = time.monotonic() + NODE_WAIT_SECONDS
+    while True:
+        found = len(list(grid.get_node_ids()))
+        if found == expected:
+            return
+        if found > expected or time.monotonic() > deadline:
+            raise UserError(
+                f"simulation.num_clients={expected} but the federation has {found} SuperNodes; "
+                f"start {expected} (flwr run: --federation-config \"num-supernodes={expected}\")"
+            )
+        time.sleep(0.5)
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None = None) -> Path:
+    """Run all rounds; returns the finished run directory."""
+    random.seed(config["seed"])  # Flower samples nodes with `random`
+    torch.manual_seed(config["seed"])
+    np.random.seed(config["seed"])
+    prepare_federation(config)
+    channels, _ = input_shape(config)
+    model = build_model(config["model"], channels, num_classes(config))
+    _wait_for_nodes(grid, config["simulation"]["num_clients"])
+
+    run = RunDirectory(output_root or expand(config["output"]["root"]), config["output"]["name"])
+    run.write_config(config)
+    strategy = build_strategy(config)
+    rounds: list[dict[str, Any]] = []
+    clock = [time.perf_counter()]
+
+    def end_of_round(server_round: int, _arrays: ArrayRecord) -> MetricRecord | None:
+        if server_round == 0:
+            return None
+        train = getattr(strategy, "last_train", [])
+        evaluated = getattr(strategy, "last_evaluate", [])
+        run.append_clients([r | {"round": server_round, "phase": "train", "partition_id": r["partition-id"],
+                                 "num_examples": r["num-examples"]} for r in train])
+        run.append_clients([r | {"round": server_round, "phase": "evaluate",
+                                 "partition_id": r["partition-id"], "num_examples": r["num-examples"]}
+                            for r in evaluated])
+        now = time.perf_counter()
+        row = {"round": server_round, "seconds": round(now - clock[0], 3),
+               "clients_trained": len(train), "clients_evaluated": len(evaluated)}
+        row |= _weighted(train, ("train_loss", "train_accuracy"))
+        row |= _weighted(evaluated, ("eval_loss", "eval_accuracy"))
+        row |= client_spread([r["eval_accuracy"] for r in evaluated])
+        clock[0] = now
+        rounds.append(row)
+        run.append_round(row)
+        _progress(_round_line(row, config["num_rounds"]))
+        return None
+
+    try:
+        result = strategy.start(
+            grid=grid, initial_arrays=ArrayRecord(model.state_dict()), num_rounds=config["num_rounds"],
+            train_config=ConfigRecord(), evaluate_config=ConfigRecord(), evaluate_fn=end_of_round,
+        )
+        del result
+        summary, table = summarize(config, rounds)
+        path = run.finish(summary, table)
+    except BaseException as err:
+        run.fail(f"{type(err).__name__}: {err}")
+        raise
+    _progress(table)
+    _progress(f"results: {path}")
+    return path
+
+
+def _weighted(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, float]:
+    total = sum(r["num-examples"] for r in rows)
+    if not rows or total == 0:
+        return {}
+    return {k: sum(r[k] * r["num-examples"] for r in rows) / total for k in keys}
+
+
+def _round_line(row: dict[str, Any], num_rounds: int) -> str:
+    parts = [f"round {row['round']:>3}/{num_rounds}"]
+    if "train_loss" in row:
+        parts.append(f"train loss {row['train_loss']:.3f}")
+    if "eval_accuracy" in row:
+        parts.append(f"eval acc {row['eval_accuracy']:.3f} "
+                     f"(clients {row['eval_accuracy_client_mean']:.3f} ± {row['eval_accuracy_client_std']:.3f})")
+    parts.append(f"{row['seconds']:.1f} s")
+    return " | ".join(parts)
+
+
+def make_server_app(
+    config_source: Callable[[Context], dict[str, Any]] = config_from_context,
+    output_root_source: Callable[[Context], Path | None] = output_root_from_context,
+) -> ServerApp:
+    app = ServerApp()
+
+    @app.main()
+    def main(grid: Grid, context: Context) -> None:
+        try:
+            run_federation(grid, config_source(context), output_root_source(context))
+        except UserError as err:
+            _progress(f"error: {err}")
+            raise
+
+    return app
+
+
+app = make_server_app()

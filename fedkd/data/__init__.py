@@ -1,0 +1,1 @@
+"""Data: embedded and user data sets, low-resolution synthesis, client partitions."""

@@ -1,0 +1,48 @@
+"""Low-resolution synthesis: blur, down-sample, add noise, optionally up-sample back.
+
+This is the degradation model used by the low-resolution face recognition literature to make LR
+probes from HR faces (e.g. Ge et al., "Low-Resolution Face Recognition in the Wild via Selective
+Knowledge Distillation", IEEE TIP 2019): an anti-aliased resize to the target size, optionally
+preceded by Gaussian blur and followed by sensor noise and an up-sampling back to the input size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torchvision.transforms.functional import gaussian_blur
+
+KERNELS = ("area", "bilinear", "bicubic", "nearest")
+
+
+@dataclass(frozen=True)
+class LowResolution:
+    """Callable on float image batches (B,C,H,W) in [0,1]; returns the LR batch."""
+
+    size: int = 16
+    kernel: str = "area"
+    blur_sigma: float = 0.0
+    noise_std: float = 0.0
+    upsample: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kernel not in KERNELS:
+            raise ValueError(f"kernel={self.kernel!r}; allowed: {', '.join(KERNELS)}")
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        hr_size = images.shape[-2:]
+        x = images
+        if self.blur_sigma > 0:
+            radius = max(1, int(3 * self.blur_sigma + 0.5))
+            x = gaussian_blur(x, kernel_size=2 * radius + 1, sigma=self.blur_sigma)
+        if tuple(hr_size) != (self.size, self.size):
+            antialias = self.kernel in ("bilinear", "bicubic")
+            x = F.interpolate(x, size=(self.size, self.size), mode=self.kernel,
+                              **({"antialias": True} if antialias else {}))
+        if self.noise_std > 0:
+            x = x + self.noise_std * torch.randn(x.shape, generator=generator)
+        if self.upsample:
+            x = F.interpolate(x, size=tuple(hr_size), mode="bicubic", align_corners=False)
+        return x.clamp(0, 1)

@@ -1,0 +1,59 @@
+"""Users' own data: one-folder-per-identity face sets and torchvision sets from a local root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fedkd.data.cache import cache_key, load_or_build
+from fedkd.data.image_data import ImageData
+from fedkd.errors import UserError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".pgm", ".bmp")
+TORCHVISION_SETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+
+
+def load_image_folder(root: Path, resolution: int, grayscale: bool, cache_dir: Path) -> ImageData:
+    """Any `root/<identity>/<image>` tree (jpg/png/pgm/bmp), resized to `resolution` and cached."""
+    from torchvision.datasets import ImageFolder
+
+    if not root.is_dir():
+        raise UserError(f"dataset.root={str(root)!r} is not a folder; point it to root/<identity>/<image> files")
+    try:
+        folder = ImageFolder(str(root), is_valid_file=lambda p: p.lower().endswith(IMAGE_EXTENSIONS))
+    except (FileNotFoundError, RuntimeError) as err:
+        raise UserError(f"dataset.root={str(root)!r} holds no images in identity folders ({err})") from None
+    params = {"root": str(root), "resolution": resolution, "grayscale": grayscale,
+              "files": [(p, Path(p).stat().st_mtime_ns) for p, _ in folder.samples]}
+
+    def build() -> dict[str, np.ndarray]:
+        mode = "L" if grayscale else "RGB"
+        images = np.stack([
+            np.asarray(folder.loader(path).convert(mode).resize((resolution, resolution)))
+            for path, _ in folder.samples
+        ])
+        images = images[..., None] if grayscale else images
+        return {"images": images.astype(np.uint8), "labels": np.asarray(folder.targets, dtype=np.int64)}
+
+    arrays = load_or_build(cache_dir / cache_key("imagefolder", params), build)
+    return ImageData(f"imagefolder:{root.name}", arrays["images"], arrays["labels"])
+
+
+def load_torchvision(name: str, root: Path, download: bool) -> ImageData:
+    """torchvision MNIST / Fashion-MNIST / CIFAR-10 (training split) from a local root."""
+    import torchvision.datasets as tvd
+
+    if name not in TORCHVISION_SETS:
+        raise UserError(f"dataset.name={name!r} is unknown; allowed: {', '.join(TORCHVISION_SETS)}")
+    cls = getattr(tvd, TORCHVISION_SETS[name])
+    try:
+        data = cls(str(root), train=True, download=download)
+    except RuntimeError:
+        raise UserError(
+            f"dataset.root={str(root)!r} has no {TORCHVISION_SETS[name]} files; "
+            "copy them there or set dataset.download=true (needs network)"
+        ) from None
+    images = np.asarray(data.data)
+    images = images[..., None] if images.ndim == 3 else images
+    return ImageData(name, images.astype(np.uint8), np.asarray(data.targets, dtype=np.int64))

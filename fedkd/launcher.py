@@ -1,0 +1,74 @@
+"""`fedkd-sim`: Hydra launcher that runs the Flower apps in simulation from the composed config.
+
+Every job of a run or sweep is composed and validated before the first one starts, so a bad
+value fails at once with one line and exit code 2, leaving no run directory behind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from fedkd.config.compose import compose_config, one_line
+from fedkd.config.validate import validate
+from fedkd.errors import USAGE_EXIT_CODE, UserError
+from fedkd.paths import config_dir
+
+HYDRA_INFO_FLAGS = ("-h", "--help", "--hydra-help", "-c", "--cfg", "-i", "--info", "--shell-completion")
+MAX_PREFLIGHT_JOBS = 512
+
+
+def _job_overrides(args: list[str], multirun: bool) -> list[list[str]]:
+    """The override list of every job the command line describes (sweeps expanded)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = [a for a in args if not a.startswith("-") and not a.lstrip("+~").startswith("hydra")]
+    if not multirun:
+        return [overrides]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as err:  # noqa: BLE001 - Hydra's grammar errors have no common public base
+        raise UserError(one_line(str(err))) from None
+    choices = []
+    for item in parsed:
+        prefix = {"ADD": "+", "FORCE_ADD": "++", "DEL": "~"}.get(item.type.name, "")
+        key = f"{prefix}{item.key_or_group}"
+        values = list(item.sweep_string_iterator()) if item.is_sweep_override() else [
+            item.get_value_element_as_str()]
+        choices.append([f"{key}={v}" for v in values])
+    jobs = [list(job) for job in itertools.product(*choices)]
+    return jobs[:MAX_PREFLIGHT_JOBS]
+
+
+def preflight(args: list[str]) -> None:
+    """Compose and validate every job; raises UserError on the first bad one."""
+    if any(a in HYDRA_INFO_FLAGS for a in args):
+        return
+    multirun = "-m" in args or "--multirun" in args
+    for overrides in _job_overrides(args, multirun):
+        validate(compose_config(overrides))
+
+
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def _run_job(cfg: DictConfig) -> float | None:
+    from fedkd.app.simulation import run_in_simulation
+
+    try:
+        path = run_in_simulation(validate(cfg))
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(USAGE_EXIT_CODE)
+    print(path)
+    return None
+
+
+def main() -> None:
+    try:
+        preflight(sys.argv[1:])
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(USAGE_EXIT_CODE)
+    _run_job()

@@ -1,0 +1,1 @@
+"""Neural network models used as client workloads."""

@@ -1,0 +1,1 @@
+"""Per-client state that survives rounds (Flower `context.state`), with disk checkpoints."""

@@ -1,0 +1,12 @@
+"""FedAvg (McMahan et al., "Communication-Efficient Learning of Deep Networks from Decentralized
+Data", AISTATS 2017) on Flower's message API, with per-client metric logging."""
+
+from __future__ import annotations
+
+from flwr.serverapp.strategy import FedAvg
+
+from strategies.client_log import ClientLogMixin
+
+
+class LoggedFedAvg(ClientLogMixin, FedAvg):
+    """Flower's FedAvg; keeps each client's reply metrics for the run directory."""
