@@ -30,7 +30,7 @@ def _job_overrides(args: list[str], multirun: bool) -> list[list[str]]:
         return [overrides]
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
-    except Exception as err:  # noqa: BLE001 - Hydra's grammar errors have no common public base
+    except Exception as err:
         raise UserError(one_line(str(err))) from None
     choices = []
     for item in parsed:

@@ -122,5 +122,5 @@ def load_client_data(config: dict[str, Any], partition_id: int) -> ClientData:
     test_hr, test_y = data.tensors(test_rows)
     transform = lowres_transform(config)
     gen = torch.Generator().manual_seed(config["seed"] * 7919 + partition_id)
-    degrade = (lambda x: transform(x, gen)) if transform else (lambda x: x)
-    return ClientData(partition_id, degrade(train_hr), train_y, degrade(test_hr), test_y, train_hr, test_hr)
+    train_x, test_x = (transform(train_hr, gen), transform(test_hr, gen)) if transform else (train_hr, test_hr)
+    return ClientData(partition_id, train_x, train_y, test_x, test_y, train_hr, test_hr)

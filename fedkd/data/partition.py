@@ -87,7 +87,7 @@ def train_test_split(indices: np.ndarray, test_fraction: float, seed: int) -> tu
     """Per-client split; every client with at least 2 samples gets at least 1 of each."""
     rng = np.random.default_rng(seed)
     shuffled = rng.permutation(indices)
-    n_test = int(round(test_fraction * len(shuffled)))
+    n_test = round(test_fraction * len(shuffled))
     if len(shuffled) >= 2:
         n_test = min(max(n_test, 1), len(shuffled) - 1)
     return np.sort(shuffled[n_test:]), np.sort(shuffled[:n_test])

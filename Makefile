@@ -1,0 +1,35 @@
+# Every target sets up .venv first if needed (scripts/setup.sh is a no-op when up to date).
+SHELL := /bin/bash
+VENV ?= .venv
+ARGS ?=
+FLWR_ARGS ?=
+
+.PHONY: setup run flwr-run stop-superlink test lint bench clean
+
+setup:
+	@scripts/setup.sh
+
+run: setup  ## main job: FedAvg on the embedded faces (pass Hydra overrides in ARGS="...")
+	@$(VENV)/bin/fedkd-sim $(ARGS)
+
+flwr-run: setup  ## the same app through `flwr run .` (local SuperLink in the background)
+	@source scripts/flwr-env.sh && n=$$(fedkd-config --get simulation.num_clients $(ARGS)) && \
+	flwr run . --stream --federation-config "num-supernodes=$$n" \
+	  --run-config "overrides='$(ARGS)' output-root='$(CURDIR)/results'" $(FLWR_ARGS)
+
+stop-superlink:
+	@scripts/stop-superlink.sh
+
+test: setup  ## ruff + the whole test suite
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/python -m pytest -q
+
+lint: setup
+	@$(VENV)/bin/ruff check .
+
+bench: setup  ## overhead of one round vs one client update; face set difficulty
+	@$(VENV)/bin/python benchmarks/round_overhead.py
+	@$(VENV)/bin/python benchmarks/face_difficulty.py
+
+clean:
+	rm -rf results multirun .pytest_cache .ruff_cache
