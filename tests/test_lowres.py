@@ -1,0 +1,41 @@
+import pytest
+import torch
+
+from fedkd.data.lowres import LowResolution
+
+
+@pytest.mark.parametrize("size", [8, 12, 16, 24, 32])
+@pytest.mark.parametrize("kernel", ["area", "bilinear", "bicubic", "nearest"])
+def test_output_side(size, kernel):
+    out = LowResolution(size=size, kernel=kernel)(torch.rand(2, 3, 64, 64))
+    assert out.shape == (2, 3, size, size)
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_area_kernel_is_block_mean():
+    x = torch.rand(1, 1, 8, 8)
+    out = LowResolution(size=2, kernel="area")(x)
+    assert torch.allclose(out[0, 0, 0, 0], x[0, 0, :4, :4].mean())
+
+
+def test_upsample_restores_side_and_loses_detail():
+    x = (torch.arange(64).view(8, 8) % 2).float().expand(1, 1, 8, 8) * torch.ones(1, 1, 64, 64)[..., :8, :8]
+    checker = torch.zeros(1, 1, 64, 64)
+    checker[..., ::2, ::2] = 1
+    out = LowResolution(size=16, upsample=True)(checker)
+    assert out.shape == checker.shape
+    assert out.std() < 0.2 * checker.std() + 1e-6
+    assert x.shape[-1] == 8
+
+
+def test_blur_and_noise():
+    x = torch.full((4, 3, 32, 32), 0.5)
+    blurred = LowResolution(size=32, blur_sigma=1.5)(x)
+    assert torch.allclose(blurred, x, atol=1e-5)  # blur keeps a constant image
+    noisy = LowResolution(size=32, noise_std=0.1)(x, torch.Generator().manual_seed(0))
+    assert 0.08 < (noisy - x).std() < 0.12
+
+
+def test_unknown_kernel_rejected():
+    with pytest.raises(ValueError, match="kernel"):
+        LowResolution(kernel="lanczos")
