@@ -38,7 +38,8 @@ def _mean_label_entropy(parts):
 
 
 def test_dirichlet_skew_grows_as_alpha_shrinks_and_min_size_holds():
-    skewed = partition_indices(LABELS, PartitionSpec("dirichlet", num_clients=6, seed=0, alpha=0.1, min_partition_size=10))
+    spec = PartitionSpec("dirichlet", num_clients=6, seed=0, alpha=0.1, min_partition_size=10)
+    skewed = partition_indices(LABELS, spec)
     flat = partition_indices(LABELS, PartitionSpec("dirichlet", num_clients=6, seed=0, alpha=100.0))
     _check_disjoint_cover(skewed, len(LABELS))
     assert min(len(p) for p in skewed) >= 10
@@ -46,7 +47,7 @@ def test_dirichlet_skew_grows_as_alpha_shrinks_and_min_size_holds():
 
 
 def test_dirichlet_impossible_guard_is_a_user_error():
-    with pytest.raises(UserError, match="raise partition.alpha"):
+    with pytest.raises(UserError, match=r"raise partition\.alpha"):
         partition_indices(LABELS, PartitionSpec("dirichlet", num_clients=10, seed=0, alpha=0.01, min_partition_size=59))
 
 

@@ -33,3 +33,5 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(USAGE_EXIT_CODE)
         value = value[part]
     print(value)
+if __name__ == "__main__":
+    main()

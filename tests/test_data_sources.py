@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from fedkd.data.embedded import load_digits, load_mnist_subset
+from fedkd.data.federated import load_client_data
+from fedkd.data.user_data import load_image_folder, load_torchvision
+from fedkd.errors import UserError
+
+
+def test_digits_and_mnist_subset_ship_offline():
+    digits = load_digits()
+    assert digits.images.shape == (1797, 8, 8, 1) and digits.num_classes == 10
+    assert digits.images.max() == 255
+    mnist = load_mnist_subset()
+    assert mnist.images.shape == (5000, 28, 28, 1)
+    assert np.array_equal(np.bincount(mnist.labels), np.full(10, 500))
+
+
+def test_image_folder_jpg_png_pgm(tmp_path):
+    rng = np.random.default_rng(0)
+    for ident, ext in (("alice", "png"), ("bob", "jpg"), ("carol", "pgm")):
+        (tmp_path / "faces" / ident).mkdir(parents=True)
+        for k in range(3):
+            mode = "L" if ext == "pgm" else "RGB"
+            shape = (40, 30) if mode == "L" else (40, 30, 3)
+            Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8), mode).save(
+                tmp_path / "faces" / ident / f"{k}.{ext}")
+    data = load_image_folder(tmp_path / "faces", resolution=24, grayscale=False, cache_dir=tmp_path / "cache")
+    assert data.images.shape == (9, 24, 24, 3)
+    assert np.array_equal(np.bincount(data.labels), [3, 3, 3])
+
+
+def test_image_folder_missing_is_user_error(tmp_path):
+    with pytest.raises(UserError, match="is not a folder"):
+        load_image_folder(tmp_path / "missing", 32, False, tmp_path)
+
+
+def test_torchvision_without_files_asks_for_download(tmp_path):
+    with pytest.raises(UserError, match=r"dataset\.download=true"):
+        load_torchvision("mnist", tmp_path, download=False)
+
+
+def test_client_data_has_paired_hr_and_lr_views():
+    from fedkd.config.compose import compose_config
+    from fedkd.config.validate import validate
+
+    config = validate(compose_config(["dataset.num_identities=20", "dataset.images_per_identity=6",
+                                      "dataset.num_families=5",
+                                      "simulation.num_clients=3", "partition=iid", "lowres.size=16"]))
+    data = load_client_data(config, 1)
+    assert data.train_x.shape[-1] == 16 and data.train_hr.shape[-1] == 64
+    assert len(data.train_x) == len(data.train_hr) == len(data.train_y)
+    assert len(data.test_y) >= 1
