@@ -7,7 +7,7 @@ from typing import Any
 
 from flwr.app import Message, MetricRecord, RecordDict
 
-ID_KEYS = ("partition-id", "participations")
+ID_KEYS = ("partition-id", "participations", "seconds")  # not averaged
 
 
 def client_rows(replies: Iterable[Message]) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -41,24 +42,26 @@ def make_client_app(config_source: ConfigSource = config_from_context) -> Client
     @app.train()
     def train(msg: Message, context: Context) -> Message:
         config = config_source(context)
+        started = time.perf_counter()
         model, data, partition_id = _setup(msg, context, config)
         server_round = int(msg.content["config"]["server-round"])
         participations = ClientState(context.state).record_participation(server_round)
         seed = config["seed"] * 1_000_003 + server_round * 1_009 + partition_id
         metrics = train_local(model, data.train_x, data.train_y, config["train"], seed)
         metrics |= {"num-examples": len(data.train_y), "partition-id": partition_id,
-                    "participations": participations}
+                    "participations": participations, "seconds": time.perf_counter() - started}
         content = RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": MetricRecord(metrics)})
         return Message(content=content, reply_to=msg)
 
     @app.evaluate()
     def evaluate_global(msg: Message, context: Context) -> Message:
         config = config_source(context)
+        started = time.perf_counter()
         model, data, partition_id = _setup(msg, context, config)
         metrics = evaluate(model, data.test_x, data.test_y)
         participations = int(ClientState(context.state).counters()["participations"])
         metrics |= {"num-examples": len(data.test_y), "partition-id": partition_id,
-                    "participations": participations}
+                    "participations": participations, "seconds": time.perf_counter() - started}
         return Message(content=RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)
 
     return app
