@@ -19,13 +19,15 @@ class SmallCNN(nn.Module):
     features keep a `pool_size` x `pool_size` spatial map: with GroupNorm, a global average
     pool would map every image to nearly the same vector (per-sample statistics are normalised).
 
-    `norm_groups > 0` selects GroupNorm (usable under DP-SGD), 0 selects BatchNorm.
+    `norm_groups=0` (default) selects BatchNorm; `norm_groups > 0` selects GroupNorm, which DP-SGD
+    needs. On the 200-identity face set at 16 px, GroupNorm runs reached 0.19 or stayed at chance
+    depending on the batch order; BatchNorm learned on every seed tried.
     `embedding()` returns the penultimate features, so the same network serves as an embedder.
     """
 
     def __init__(
         self, in_channels: int, num_classes: int, width: int = 32, embedding_dim: int = 128,
-        norm_groups: int = 32, pool_size: int = 4, dropout: float = 0.0,
+        norm_groups: int = 0, pool_size: int = 4, dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.features = nn.Sequential(
