@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -54,10 +55,16 @@ def preflight(args: list[str]) -> None:
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def _run_job(cfg: DictConfig) -> float | None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
     from fedkd.app.simulation import run_in_simulation
 
+    hydra_cfg = HydraConfig.get()
+    # A sweep's runs go together into its sweep folder (beside Hydra's multirun.yaml).
+    sweep_root = Path(hydra_cfg.runtime.output_dir).parent if hydra_cfg.mode == RunMode.MULTIRUN else None
     try:
-        path = run_in_simulation(validate(cfg))
+        path = run_in_simulation(validate(cfg), output_root=sweep_root)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(USAGE_EXIT_CODE)
