@@ -19,13 +19,11 @@ def test_area_kernel_is_block_mean():
 
 
 def test_upsample_restores_side_and_loses_detail():
-    x = (torch.arange(64).view(8, 8) % 2).float().expand(1, 1, 8, 8) * torch.ones(1, 1, 64, 64)[..., :8, :8]
     checker = torch.zeros(1, 1, 64, 64)
     checker[..., ::2, ::2] = 1
     out = LowResolution(size=16, upsample=True)(checker)
     assert out.shape == checker.shape
-    assert out.std() < 0.2 * checker.std() + 1e-6
-    assert x.shape[-1] == 8
+    assert out.std() < 0.2 * checker.std()  # a 1-px checkerboard averages out at 16 px
 
 
 def test_blur_and_noise():

@@ -84,11 +84,10 @@ def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None 
         return None
 
     try:
-        result = strategy.start(
+        strategy.start(
             grid=grid, initial_arrays=ArrayRecord(model.state_dict()), num_rounds=config["num_rounds"],
             train_config=ConfigRecord(), evaluate_config=ConfigRecord(), evaluate_fn=end_of_round,
         )
-        del result
         summary, table = summarize(config, rounds)
         path = run.finish(summary, table)
     except BaseException as err:
