@@ -66,11 +66,9 @@ def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None 
             return None
         train = getattr(strategy, "last_train", [])
         evaluated = getattr(strategy, "last_evaluate", [])
-        run.append_clients([r | {"round": server_round, "phase": "train", "partition_id": r["partition-id"],
-                                 "num_examples": r["num-examples"]} for r in train])
-        run.append_clients([r | {"round": server_round, "phase": "evaluate",
-                                 "partition_id": r["partition-id"], "num_examples": r["num-examples"]}
-                            for r in evaluated])
+        for phase, rows in (("train", train), ("evaluate", evaluated)):
+            run.append_clients([r | {"round": server_round, "phase": phase, "partition_id": r["partition-id"],
+                                     "num_examples": r["num-examples"]} for r in rows])
         now = time.perf_counter()
         row = {"round": server_round, "seconds": round(now - clock[0], 3),
                "clients_trained": len(train), "clients_evaluated": len(evaluated)}
