@@ -44,7 +44,7 @@ def main() -> None:
         model = SmallCNN(3, args.identities)
         start = time.perf_counter()
         train_local(model, xs[is_train], y[is_train], train_cfg, seed=args.seed)
-        acc = evaluate(model, xs[~is_train], y[~is_train])["eval_accuracy"]
+        acc = evaluate(model, xs[~is_train], y[~is_train])["accuracy"]
         print(f"| {side} | {acc:.3f} | {time.perf_counter() - start:.0f} |", flush=True)
 
 

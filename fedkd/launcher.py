@@ -58,13 +58,16 @@ def _run_job(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from fedkd.app.inprocess import run_in_process
     from fedkd.app.simulation import run_in_simulation
 
     hydra_cfg = HydraConfig.get()
     # A sweep's runs go together into its sweep folder (beside Hydra's multirun.yaml).
     sweep_root = Path(hydra_cfg.runtime.output_dir).parent if hydra_cfg.mode == RunMode.MULTIRUN else None
     try:
-        path = run_in_simulation(validate(cfg), output_root=sweep_root)
+        config = validate(cfg)
+        runner = run_in_process if config["simulation"]["backend"] == "inprocess" else run_in_simulation
+        path = runner(config, output_root=sweep_root)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(USAGE_EXIT_CODE)

@@ -1,22 +1,33 @@
-"""Server-side strategies (Flower message API), one algorithm per file."""
+"""Server-side strategies (Flower message API), one algorithm per file.
+
+Most personalized methods differ only on the client (fedkd.methods); on the server they are FedAvg.
+FedProx sends its μ; FedPer/FedRep average the shared body only.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flwr.serverapp.strategy import Strategy
+from flwr.serverapp.strategy import FedAvg, Strategy
 
 from strategies.client_log import weighted_mean_metrics
 from strategies.fedavg import LoggedFedAvg
+from strategies.fedprox import LoggedFedProx
+from strategies.shared_body import SharedBodyFedAvg
 
-STRATEGY_CLASSES = {"fedavg": LoggedFedAvg}
+SERVER_STRATEGIES: dict[str, type[FedAvg]] = {
+    "fedprox": LoggedFedProx,
+    "fedper": SharedBodyFedAvg,
+    "fedrep": SharedBodyFedAvg,
+}
 
 
 def build_strategy(config: dict[str, Any]) -> Strategy:
     """The configured strategy, sampling from exactly `simulation.num_clients` nodes."""
-    sim = config["simulation"]
-    cls = STRATEGY_CLASSES[config["strategy"]["name"]]
-    return cls(
+    sim, name = config["simulation"], config["strategy"]["name"]
+    cls = SERVER_STRATEGIES.get(name, LoggedFedAvg)
+    extra = {"proximal_mu": config["strategy"]["proximal_mu"]} if name == "fedprox" else {}
+    strategy = cls(
         fraction_train=sim["fraction_train"],
         fraction_evaluate=sim["fraction_evaluate"],
         min_train_nodes=sim["min_clients"],
@@ -24,4 +35,8 @@ def build_strategy(config: dict[str, Any]) -> Strategy:
         min_available_nodes=sim["num_clients"],
         train_metrics_aggr_fn=weighted_mean_metrics,
         evaluate_metrics_aggr_fn=weighted_mean_metrics,
+        **extra,
     )
+    strategy.evaluate_every = sim["evaluate_every"]
+    strategy.num_rounds = config["num_rounds"]
+    return strategy

@@ -6,7 +6,8 @@ from __future__ import annotations
 from flwr.serverapp.strategy import FedAvg
 
 from strategies.client_log import ClientLogMixin
+from strategies.evaluation_schedule import EvaluationScheduleMixin
 
 
-class LoggedFedAvg(ClientLogMixin, FedAvg):
-    """Flower's FedAvg; keeps each client's reply metrics for the run directory."""
+class LoggedFedAvg(ClientLogMixin, EvaluationScheduleMixin, FedAvg):
+    """Flower's FedAvg; logs each client's reply metrics and follows the evaluation schedule."""

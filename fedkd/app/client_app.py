@@ -1,4 +1,4 @@
-"""ClientApp: local training and evaluation of the received global model on the own partition."""
+"""ClientApp: the configured method's local update, and evaluation of the global and personal models."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from typing import Any
 import torch
 from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
+from torch import nn
 
 from fedkd.app.run_config import config_from_context
 from fedkd.data.federated import ClientData, input_shape, load_client_data, num_classes
+from fedkd.methods import RoundInput, build_method
 from fedkd.models.factory import build_model
 from fedkd.state.client_state import ClientState
-from fedkd.training.local import evaluate, train_local
+from fedkd.training.local import evaluate
 
 ConfigSource = Callable[[Context], dict[str, Any]]
 
@@ -26,14 +28,30 @@ def _client_data(config_json: str, partition_id: int) -> ClientData:
     return load_client_data(json.loads(config_json), partition_id)
 
 
-def _setup(msg: Message, context: Context, config: dict[str, Any]) -> tuple[torch.nn.Module, ClientData, int]:
+def _round_input(msg: Message, context: Context, config: dict[str, Any], phase_offset: int) -> RoundInput:
     torch.set_num_threads(max(1, int(config["simulation"]["client_cpus"])))
     partition_id = int(context.node_config["partition-id"])
-    data = _client_data(json.dumps(config, sort_keys=True), partition_id)
     channels, _ = input_shape(config)
-    model = build_model(config["model"], channels, num_classes(config))
-    model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
-    return model, data, partition_id
+    server_round = int(msg.content["config"].get("server-round", 0)) if "config" in msg.content else 0
+
+    def new_model() -> nn.Module:
+        return build_model(config["model"], channels, num_classes(config))
+
+    return RoundInput(
+        global_weights=msg.content["arrays"].to_torch_state_dict(),
+        data=_client_data(json.dumps(config, sort_keys=True), partition_id),
+        state=ClientState(context.state),
+        server_round=server_round,
+        seed=config["seed"] * 1_000_003 + server_round * 1_009 + partition_id * 2 + phase_offset,
+        new_model=new_model,
+        server_config=dict(msg.content["config"]) if "config" in msg.content else {},
+    )
+
+
+def _identity(round_input: RoundInput, started: float) -> dict[str, Any]:
+    return {"partition-id": int(round_input.data.partition_id),
+            "participations": int(round_input.state.counters()["participations"]),
+            "seconds": time.perf_counter() - started}
 
 
 def make_client_app(config_source: ConfigSource = config_from_context) -> ClientApp:
@@ -43,25 +61,30 @@ def make_client_app(config_source: ConfigSource = config_from_context) -> Client
     def train(msg: Message, context: Context) -> Message:
         config = config_source(context)
         started = time.perf_counter()
-        model, data, partition_id = _setup(msg, context, config)
-        server_round = int(msg.content["config"]["server-round"])
-        participations = ClientState(context.state).record_participation(server_round)
-        seed = config["seed"] * 1_000_003 + server_round * 1_009 + partition_id
-        metrics = train_local(model, data.train_x, data.train_y, config["train"], seed)
-        metrics |= {"num-examples": len(data.train_y), "partition-id": partition_id,
-                    "participations": participations, "seconds": time.perf_counter() - started}
-        content = RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": MetricRecord(metrics)})
+        round_input = _round_input(msg, context, config, phase_offset=0)
+        round_input.state.record_participation(round_input.server_round)
+        weights, metrics = build_method(config).fit(round_input)
+        metrics |= {"num-examples": len(round_input.data.train_y)} | _identity(round_input, started)
+        content = RecordDict({"arrays": ArrayRecord(weights), "metrics": MetricRecord(metrics)})
         return Message(content=content, reply_to=msg)
 
     @app.evaluate()
-    def evaluate_global(msg: Message, context: Context) -> Message:
+    def evaluate_models(msg: Message, context: Context) -> Message:
         config = config_source(context)
         started = time.perf_counter()
-        model, data, partition_id = _setup(msg, context, config)
-        metrics = evaluate(model, data.test_x, data.test_y)
-        participations = int(ClientState(context.state).counters()["participations"])
-        metrics |= {"num-examples": len(data.test_y), "partition-id": partition_id,
-                    "participations": participations, "seconds": time.perf_counter() - started}
+        round_input = _round_input(msg, context, config, phase_offset=1)
+        method = build_method(config)
+        data = round_input.data
+        global_model = round_input.global_model()
+        metrics: dict[str, Any] = {}
+        if method.shares_global_model:
+            metrics |= {f"global_{k}": v for k, v in evaluate(global_model, data.test_x, data.test_y).items()}
+        personal = method.personal_model(round_input, global_model)
+        if personal is global_model and method.shares_global_model:
+            metrics |= {"personal_loss": metrics["global_loss"], "personal_accuracy": metrics["global_accuracy"]}
+        else:
+            metrics |= {f"personal_{k}": v for k, v in evaluate(personal, data.test_x, data.test_y).items()}
+        metrics |= {"num-examples": len(data.test_y)} | _identity(round_input, started)
         return Message(content=RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)
 
     return app

@@ -19,8 +19,9 @@ from fedkd.data.federated import input_shape, num_classes, prepare_federation
 from fedkd.errors import UserError
 from fedkd.models.factory import build_model
 from fedkd.paths import expand
+from fedkd.results.round_metrics import round_row
 from fedkd.results.run_dir import RunDirectory
-from fedkd.results.summary import client_spread, summarize
+from fedkd.results.summary import summarize
 from strategies import build_strategy
 
 NODE_WAIT_SECONDS = 60.0
@@ -70,11 +71,7 @@ def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None 
             run.append_clients([r | {"round": server_round, "phase": phase, "partition_id": r["partition-id"],
                                      "num_examples": r["num-examples"]} for r in rows])
         now = time.perf_counter()
-        row = {"round": server_round, "seconds": round(now - clock[0], 3),
-               "clients_trained": len(train), "clients_evaluated": len(evaluated)}
-        row |= _weighted(train, ("train_loss", "train_accuracy"))
-        row |= _weighted(evaluated, ("eval_loss", "eval_accuracy"))
-        row |= client_spread([r["eval_accuracy"] for r in evaluated])
+        row = {"round": server_round, "seconds": round(now - clock[0], 3)} | round_row(train, evaluated)
         clock[0] = now
         rounds.append(row)
         run.append_round(row)
@@ -96,20 +93,15 @@ def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None 
     return path
 
 
-def _weighted(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, float]:
-    total = sum(r["num-examples"] for r in rows)
-    if not rows or total == 0:
-        return {}
-    return {k: sum(r[k] * r["num-examples"] for r in rows) / total for k in keys}
-
-
 def _round_line(row: dict[str, Any], num_rounds: int) -> str:
     parts = [f"round {row['round']:>3}/{num_rounds}"]
     if "train_loss" in row:
         parts.append(f"train loss {row['train_loss']:.3f}")
-    if "eval_accuracy" in row:
-        parts.append(f"eval acc {row['eval_accuracy']:.3f} "
-                     f"(clients {row['eval_accuracy_client_mean']:.3f} ± {row['eval_accuracy_client_std']:.3f})")
+    if "personal_accuracy_client_mean" in row:
+        parts.append(f"personal acc {row['personal_accuracy_client_mean']:.3f} "
+                     f"± {row['personal_accuracy_client_std']:.3f}")
+    if "global_accuracy" in row:
+        parts.append(f"global acc {row['global_accuracy']:.3f}")
     parts.append(f"{row['seconds']:.1f} s")
     return " | ".join(parts)
 

@@ -17,12 +17,14 @@ from omegaconf.errors import OmegaConfBaseException
 
 from fedkd.data.lowres import KERNELS
 from fedkd.data.partition import PARTITION_KINDS
+from fedkd.distill import KD_FORMS
 from fedkd.errors import ConfigError, UserError
+from fedkd.models.small_cnn import SmallCNN
 from fedkd.paths import expand
 
 DATASETS = ("faces", "digits", "mnist_subset", "imagefolder", "mnist", "fashion_mnist", "cifar10")
 MODELS = ("small_cnn",)
-STRATEGIES = ("fedavg",)
+STRATEGIES = ("fedavg", "fedavg_ft", "fedprox", "local", "pfedsd", "fedckd", "ditto", "fedper", "fedrep")
 OPTIMIZERS = ("adam", "sgd")
 CLASS_ASSIGNMENTS = ("random", "deterministic", "first-deterministic")
 # Native side and size of the data sets whose shape is fixed.
@@ -60,6 +62,8 @@ def choice(options: Iterable[str]) -> Rule:
 
 
 BOOL = Rule(bool, allowed="true or false")
+PREFIXES = Rule(list, lambda v: bool(v) and all(isinstance(p, str) and p for p in v),
+                "a non-empty list of parameter-name prefixes, e.g. [head]")
 TEXT = Rule(str, lambda v: bool(v.strip()), "a non-empty string")
 
 COMMON_RULES: dict[str, Rule] = {
@@ -96,6 +100,9 @@ COMMON_RULES: dict[str, Rule] = {
     "simulation.min_clients": integer(1),
     "simulation.client_cpus": number(0, lo_open=True),
     "simulation.client_gpus": number(0),
+    "simulation.evaluate_every": integer(1),
+    "simulation.backend": choice(("ray", "inprocess")),
+    "simulation.state_precision": choice(("float16", "float32")),
 }
 
 DATASET_RULES: dict[str, dict[str, Rule]] = {
@@ -124,6 +131,28 @@ PARTITION_RULES: dict[str, dict[str, Rule]] = {
                   "partition.self_balancing": BOOL},
     "pathological": {"partition.labels_per_client": integer(1),
                      "partition.class_assignment": choice(CLASS_ASSIGNMENTS)},
+}
+
+
+_DISTILLATION: dict[str, Rule] = {
+    "strategy.lambda_global": number(0),
+    "strategy.lambda_historical": number(0),
+    "strategy.temperature": number(0, lo_open=True),
+    "strategy.kd_form": choice(KD_FORMS),
+    "strategy.student_init": choice(("global", "historical")),
+    "strategy.first_participation": choice(("global_teacher", "ce_only")),
+}
+STRATEGY_RULES: dict[str, dict[str, Rule]] = {
+    "fedavg": {},
+    "fedavg_ft": {"strategy.finetune_epochs": integer(1)},
+    "fedprox": {"strategy.proximal_mu": number(0)},
+    "local": {},
+    "pfedsd": _DISTILLATION,
+    "fedckd": _DISTILLATION,
+    "ditto": {"strategy.lambda": number(0), "strategy.personal_epochs": integer(1)},
+    "fedper": {"strategy.personal_layers": PREFIXES},
+    "fedrep": {"strategy.personal_layers": PREFIXES, "strategy.head_epochs": integer(1),
+               "strategy.body_epochs": integer(1)},
 }
 
 
@@ -164,6 +193,12 @@ def _check_relations(c: dict[str, Any]) -> None:
     if sim["min_clients"] > sim["num_clients"]:
         raise ConfigError("simulation.min_clients", sim["min_clients"],
                           f"at most simulation.num_clients={sim['num_clients']}")
+    for prefix in c["strategy"].get("personal_layers", []):
+        names = [n for n, _ in SmallCNN(1, 2).named_parameters()]
+        if not any(n == prefix or n.startswith(prefix + ".") for n in names):
+            tops = sorted({n.split(".")[0] for n in names})
+            raise ConfigError("strategy.personal_layers", prefix,
+                              f"a prefix of the model's parameter names ({', '.join(tops)})")
     if ds["name"] == "imagefolder" and not expand(ds["root"]).is_dir():
         raise ConfigError("dataset.root", ds["root"], "an existing folder of <identity>/<image> files")
 
@@ -183,14 +218,16 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
             raise UserError(f"config section {section!r} is missing; restore configs/config.yaml defaults")
     rules = dict(COMMON_RULES)
     leaves = _leaves(container)
-    for key in ("dataset.name", "partition.name"):
+    for key in ("dataset.name", "partition.name", "strategy.name"):
         _check(key, leaves.get(key), rules[key])
     rules.update(DATASET_RULES[leaves["dataset.name"]])
     rules.update(PARTITION_RULES[leaves["partition.name"]])
+    rules.update(STRATEGY_RULES[leaves["strategy.name"]])
     for key, value in leaves.items():
         if key not in rules:
             raise UserError(f"{key} is not a known config key for dataset={leaves['dataset.name']} "
-                            f"partition={leaves['partition.name']}; remove it or check its spelling")
+                            f"partition={leaves['partition.name']} strategy={leaves['strategy.name']}; "
+                            "remove it or check its spelling")
         _check(key, value, rules[key])
     missing = sorted(set(rules) - set(leaves))
     if missing:

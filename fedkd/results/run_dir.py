@@ -16,13 +16,17 @@ from typing import Any
 import yaml
 
 ROUND_COLUMNS = (
-    "round", "train_loss", "train_accuracy", "eval_loss", "eval_accuracy",
-    "eval_accuracy_client_mean", "eval_accuracy_client_std", "eval_accuracy_worst10",
-    "clients_trained", "clients_evaluated", "seconds",
+    "round", "train_loss", "train_accuracy",
+    "personal_loss", "personal_accuracy", "personal_accuracy_client_mean", "personal_accuracy_client_std",
+    "personal_accuracy_worst10", "personal_accuracy_unseen",
+    "global_loss", "global_accuracy", "global_accuracy_client_mean", "global_accuracy_client_std",
+    "global_accuracy_worst10", "global_accuracy_unseen",
+    "clients_trained", "clients_evaluated", "clients_unseen", "seconds",
 )
 CLIENT_COLUMNS = (
     "round", "phase", "partition_id", "node_id", "num_examples", "participations",
-    "train_loss", "train_accuracy", "eval_loss", "eval_accuracy", "seconds",
+    "train_loss", "train_accuracy", "loss_ce", "loss_kd_global", "loss_kd_historical", "loss_proximal",
+    "personal_loss", "personal_accuracy", "global_loss", "global_accuracy", "seconds",
 )
 
 

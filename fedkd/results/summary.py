@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
+from fedkd.results.round_metrics import __doc__ as METRIC_SCOPES
 
-
-def client_spread(accuracies: list[float]) -> dict[str, float]:
-    """Unweighted mean and std across clients, and the mean of the worst 10% (at least one)."""
-    if not accuracies:
-        return {}
-    values = np.sort(np.asarray(accuracies, dtype=float))
-    worst = values[: max(1, math.ceil(0.1 * len(values)))]
-    return {"eval_accuracy_client_mean": float(values.mean()),
-            "eval_accuracy_client_std": float(values.std()),
-            "eval_accuracy_worst10": float(worst.mean())}
+NAN = float("nan")
 
 
 def summarize(config: dict[str, Any], rounds: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
-    last = rounds[-1] if rounds else {}
+    evaluated = [r for r in rounds if "personal_accuracy" in r]
+    last = evaluated[-1] if evaluated else {}
     summary = {
         "dataset": config["dataset"]["name"],
         "strategy": config["strategy"]["name"],
@@ -29,19 +20,20 @@ def summarize(config: dict[str, Any], rounds: list[dict[str, Any]]) -> tuple[dic
         "num_rounds": config["num_rounds"],
         "seed": config["seed"],
         "seconds_total": round(sum(r["seconds"] for r in rounds), 2),
+        "final_round_evaluated": last.get("round"),
         "final": {k: v for k, v in last.items() if k not in ("round", "seconds")},
-        "best_eval_accuracy": max((r.get("eval_accuracy", float("nan")) for r in rounds), default=None),
-        "metric_scope": ("eval_*: the global model after each round on the test split of every "
-                         "evaluating client; eval_accuracy is example-weighted, client_mean/std/worst10 "
-                         "are unweighted across those clients"),
+        "best_personal_accuracy_client_mean": max(
+            (r["personal_accuracy_client_mean"] for r in evaluated), default=None),
+        "metric_scope": " ".join((METRIC_SCOPES or "").split()),
     }
-    header = "| round | train loss | eval acc (weighted) | client mean ± std | worst 10% | s |"
-    lines = [header, "|---:|---:|---:|---:|---:|---:|"]
-    for r in rounds:
+    header = ("| round | train loss | personal acc (client mean ± std) | personal worst 10% "
+              "| global acc (trained clients) | global acc (unseen clients) | s |")
+    lines = [header, "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in evaluated:
         lines.append(
-            f"| {r['round']} | {r.get('train_loss', float('nan')):.3f} | {r.get('eval_accuracy', float('nan')):.3f} "
-            f"| {r.get('eval_accuracy_client_mean', float('nan')):.3f} ± "
-            f"{r.get('eval_accuracy_client_std', float('nan')):.3f} | "
-            f"{r.get('eval_accuracy_worst10', float('nan')):.3f} | {r['seconds']:.1f} |"
+            f"| {r['round']} | {r.get('train_loss', NAN):.3f} "
+            f"| {r['personal_accuracy_client_mean']:.3f} ± {r['personal_accuracy_client_std']:.3f} "
+            f"| {r['personal_accuracy_worst10']:.3f} | {r.get('global_accuracy', NAN):.3f} "
+            f"| {r.get('global_accuracy_unseen', NAN):.3f} | {r['seconds']:.1f} |"
         )
     return summary, "\n".join(lines)

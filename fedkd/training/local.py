@@ -1,45 +1,67 @@
-"""Plain supervised local training (cross-entropy) and evaluation on in-memory tensors."""
+"""Local mini-batch training with a pluggable objective, and evaluation, on in-memory tensors.
+
+An objective maps a batch to the student's logits and a dict of named, already weighted loss terms;
+the loop sums the terms (the mdistiller contract) and reports each term's mean as `loss_<name>`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
-def make_optimizer(model: nn.Module, train_cfg: dict[str, Any]) -> torch.optim.Optimizer:
+
+def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    logits = model(x)
+    return logits, {"ce": F.cross_entropy(logits, y)}
+
+
+def make_optimizer(params: Iterable[nn.Parameter], train_cfg: dict[str, Any]) -> torch.optim.Optimizer:
     if train_cfg["optimizer"] == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=train_cfg["lr"], momentum=train_cfg["momentum"],
+        return torch.optim.SGD(params, lr=train_cfg["lr"], momentum=train_cfg["momentum"],
                                weight_decay=train_cfg["weight_decay"])
-    return torch.optim.Adam(model.parameters(), lr=train_cfg["lr"], weight_decay=train_cfg["weight_decay"])
+    return torch.optim.Adam(params, lr=train_cfg["lr"], weight_decay=train_cfg["weight_decay"])
 
 
-def train_local(model: nn.Module, x: torch.Tensor, y: torch.Tensor, train_cfg: dict[str, Any],
-                seed: int) -> dict[str, float]:
-    """Run `local_epochs` of mini-batch SGD/Adam; returns mean loss and accuracy over all steps."""
+def train_local(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, train_cfg: dict[str, Any], seed: int,
+    objective: Objective = cross_entropy, epochs: int | None = None,
+    params: Iterable[nn.Parameter] | None = None,
+) -> dict[str, float]:
+    """Run `epochs` (default `train.local_epochs`) over (x, y), optimising `params` (default: all).
+
+    Returns the example-weighted means over all steps of the summed loss (`train_loss`), of each
+    term (`loss_<name>`) and the training accuracy.
+    """
     gen = torch.Generator().manual_seed(seed)
-    opt = make_optimizer(model, train_cfg)
+    opt = make_optimizer(model.parameters() if params is None else params, train_cfg)
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
-    for _ in range(train_cfg["local_epochs"]):
+    sums: dict[str, float] = {}
+    correct, seen = 0, 0
+    for _ in range(train_cfg["local_epochs"] if epochs is None else epochs):
         order = torch.randperm(len(y), generator=gen)
         for start in range(0, len(order), train_cfg["batch_size"]):
             batch = order[start:start + train_cfg["batch_size"]]
-            logits = model(x[batch])
-            loss = F.cross_entropy(logits, y[batch])
+            logits, terms = objective(model, x[batch], y[batch])
+            loss = torch.stack(list(terms.values())).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total_loss += loss.item() * len(batch)
+            for name, value in (("train_loss", loss), *((f"loss_{k}", v) for k, v in terms.items())):
+                sums[name] = sums.get(name, 0.0) + value.item() * len(batch)
             correct += int((logits.argmax(1) == y[batch]).sum())
             seen += len(batch)
-    return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
+    return {k: v / max(seen, 1) for k, v in sums.items()} | {"train_accuracy": correct / max(seen, 1)}
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> dict[str, float]:
+    """Mean cross-entropy (`loss`) and top-1 `accuracy` of `model` in eval mode."""
     model.eval()
     total_loss, correct = 0.0, 0
     for start in range(0, len(y), batch_size):
@@ -47,4 +69,4 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
         total_loss += F.cross_entropy(logits, y[start:start + batch_size], reduction="sum").item()
         correct += int((logits.argmax(1) == y[start:start + batch_size]).sum())
     n = max(len(y), 1)
-    return {"eval_loss": total_loss / n, "eval_accuracy": correct / n}
+    return {"loss": total_loss / n, "accuracy": correct / n}

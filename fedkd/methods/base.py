@@ -1,0 +1,73 @@
+"""What every client-side method of a personalized-FL comparison provides.
+
+A method turns the received global weights into (a) the update sent back to the server and (b) the
+client's own model used for personalized evaluation. Everything it keeps between rounds lives in
+the client's `ClientState` (Flower `context.state`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from fedkd.data.federated import ClientData
+from fedkd.state.client_state import ClientState
+
+StateDict = dict[str, torch.Tensor]
+
+
+@dataclass
+class RoundInput:
+    """One client's view of one round: the global weights, its data, its state, a seed."""
+
+    global_weights: StateDict
+    data: ClientData
+    state: ClientState
+    server_round: int
+    seed: int
+    new_model: Callable[[], nn.Module]
+    server_config: dict[str, Any]
+
+    def model_from(self, weights: StateDict) -> nn.Module:
+        model = self.new_model()
+        model.load_state_dict(weights)
+        return model
+
+    def global_model(self) -> nn.Module:
+        return self.model_from(self.global_weights)
+
+
+class LocalMethod(ABC):
+    """Client side of one method; `config` is the whole composed experiment config."""
+
+    # False where the server's model alone is not a classifier worth scoring (local-only, FedPer).
+    shares_global_model: bool = True
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.method_cfg = config["strategy"]
+        self.train_cfg = config["train"]
+        self.half_state = config["simulation"]["state_precision"] == "float16"
+
+    @abstractmethod
+    def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:
+        """Local work of one participation: returns the weights to send and training metrics."""
+
+    def personal_model(self, round_input: RoundInput, global_model: nn.Module) -> nn.Module:
+        """The model this client would use now; by default the global model itself."""
+        return global_model
+
+    def store(self, round_input: RoundInput, name: str, weights: StateDict) -> None:
+        round_input.state.put_model(name, weights, half=self.half_state)
+
+
+def frozen(model: nn.Module) -> nn.Module:
+    """Eval mode, no gradients: how a teacher is used."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model

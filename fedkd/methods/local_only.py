@@ -1,0 +1,30 @@
+"""Local training only: each client trains its own model from the common initial weights and never
+averages. The lower bound every personalized-FL paper reports (e.g. pFedSD, Ditto)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from fedkd.methods.base import LocalMethod, RoundInput, StateDict
+from fedkd.training.local import train_local
+
+LOCAL_MODEL = "fedkd.local_model"
+
+
+class LocalOnlyClient(LocalMethod):
+    shares_global_model = False
+
+    def _own_model(self, round_input: RoundInput) -> nn.Module:
+        weights = round_input.state.get_model(LOCAL_MODEL)
+        return round_input.model_from(weights if weights is not None else round_input.global_weights)
+
+    def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:
+        model = self._own_model(round_input)
+        metrics = train_local(model, round_input.data.train_x, round_input.data.train_y, self.train_cfg,
+                              round_input.seed)
+        self.store(round_input, LOCAL_MODEL, model.state_dict())
+        # The server's model stays the initial one: send it back unchanged.
+        return round_input.global_weights, metrics
+
+    def personal_model(self, round_input: RoundInput, global_model: nn.Module) -> nn.Module:
+        return self._own_model(round_input)

@@ -1,0 +1,53 @@
+"""One round's row of rounds.csv from the clients' train and evaluate replies.
+
+Scopes (docs/personalization.md spells them out):
+- personal_*: each evaluating client's own model on its own test split; all evaluating clients
+  (with fraction_evaluate = 1, every client, sampled this round or not). Clients that never trained
+  use their method's fallback (usually the global model); `personal_accuracy_unseen` isolates them.
+- global_*: the server's model on the test splits of clients that have trained at least once;
+  `global_accuracy_unseen` is the same model on clients that never trained (empty when none).
+- *_client_mean / _std / _worst10: unweighted across clients; the others are example-weighted.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def client_spread(accuracies: list[float], prefix: str) -> dict[str, float]:
+    """Unweighted mean and std across clients, and the mean of the worst 10% (at least one)."""
+    if not accuracies:
+        return {}
+    values = np.sort(np.asarray(accuracies, dtype=float))
+    worst = values[: max(1, math.ceil(0.1 * len(values)))]
+    return {f"{prefix}_client_mean": float(values.mean()),
+            f"{prefix}_client_std": float(values.std()),
+            f"{prefix}_worst10": float(worst.mean())}
+
+
+def weighted(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, float]:
+    total = sum(r["num-examples"] for r in rows)
+    if not rows or total == 0 or any(k not in rows[0] for k in keys):
+        return {}
+    return {k: sum(r[k] * r["num-examples"] for r in rows) / total for k in keys}
+
+
+def round_row(train: list[dict[str, Any]], evaluated: list[dict[str, Any]]) -> dict[str, Any]:
+    trained = [r for r in evaluated if r["participations"] > 0]
+    unseen = [r for r in evaluated if r["participations"] == 0]
+    row: dict[str, Any] = {"clients_trained": len(train), "clients_evaluated": len(evaluated),
+                           "clients_unseen": len(unseen)}
+    row |= weighted(train, ("train_loss", "train_accuracy"))
+    row |= weighted(evaluated, ("personal_loss", "personal_accuracy"))
+    row |= client_spread([r["personal_accuracy"] for r in evaluated], "personal_accuracy")
+    if unseen:
+        row["personal_accuracy_unseen"] = float(np.mean([r["personal_accuracy"] for r in unseen]))
+    if evaluated and "global_accuracy" in evaluated[0]:
+        row |= weighted(trained, ("global_loss", "global_accuracy"))
+        row |= client_spread([r["global_accuracy"] for r in trained], "global_accuracy")
+        if unseen:
+            row["global_accuracy_unseen"] = float(np.mean([r["global_accuracy"] for r in unseen]))
+    return row
