@@ -9,6 +9,7 @@ selects it; the Ray-backed Simulation Runtime stays the default.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -76,6 +77,7 @@ class InProcessGrid(Grid):
 def run_in_process(config: dict[str, Any], output_root: Path | None = None) -> Path:
     """Run the federation of `config` in this process; returns the run directory."""
     prepare_federation(config)
+    logging.getLogger("flwr").setLevel(logging.WARNING)
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, RUN_ID, SUPERLINK_NODE_ID
     grid = InProcessGrid(make_client_app(lambda _context: config), config["simulation"]["num_clients"])
     return run_federation(grid, config, output_root)
