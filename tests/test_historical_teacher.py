@@ -3,6 +3,8 @@ also after idle rounds, in whichever precision the state keeps."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -42,7 +44,7 @@ def test_historical_model_is_the_one_stored_last_participation(tmp_path, monkeyp
         mine = sorted((r for r in reads if r[0] == partition), key=lambda r: r[1])
         assert mine, f"client {partition} never sampled in 6 rounds"
         assert mine[0][2] is None  # no historical model at the first participation
-        for previous, current in zip(mine, mine[1:], strict=False):
+        for previous, current in itertools.pairwise(mine):
             gaps.append(current[1] - previous[1])
             stored = previous[3]
             for key, value in current[2].items():
