@@ -1,0 +1,71 @@
+"""Time one client update of every method against FedAvg's, on the same client data, in one run.
+
+Usage: python benchmarks/client_update_cost.py [--repeats 7] [hydra overrides...]
+
+Each repeat times every method once, in turn (interleaved, so drift hits all alike); the table
+gives the median seconds and the ratio of medians to FedAvg. Methods with state (FedCKD's historical
+teacher, Ditto's personal model, FedPer's head) are timed in a later participation, i.e. with
+everything they keep already present: FedCKD runs with both teachers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from flwr.app import RecordDict
+
+from fedkd.config.compose import compose_config
+from fedkd.config.validate import STRATEGIES, validate
+from fedkd.data.federated import input_shape, load_client_data, num_classes
+from fedkd.methods import RoundInput, build_method
+from fedkd.models.factory import build_model
+from fedkd.state.client_state import ClientState
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    configs = {name: validate(compose_config([f"strategy={name}", *args.overrides])) for name in STRATEGIES}
+    base = configs["fedavg"]
+    data = load_client_data(base, 0)
+    channels, _ = input_shape(base)
+
+    def new_model() -> torch.nn.Module:
+        return build_model(base["model"], channels, num_classes(base))
+
+    torch.manual_seed(0)
+    global_weights = new_model().state_dict()
+    states = {name: ClientState(RecordDict()) for name in STRATEGIES}
+
+    def round_input(name: str, server_round: int) -> RoundInput:
+        return RoundInput(global_weights, data, states[name], server_round, server_round, new_model,
+                          {"proximal-mu": configs["fedprox"]["strategy"]["proximal_mu"]})
+
+    for name in STRATEGIES:  # first participation: fills each method's state
+        build_method(configs[name]).fit(round_input(name, 1))
+    times: dict[str, list[float]] = {name: [] for name in STRATEGIES}
+    for repeat in range(args.repeats):
+        for name in STRATEGIES:
+            method = build_method(configs[name])
+            start = time.perf_counter()
+            method.fit(round_input(name, 2 + repeat))
+            times[name].append(time.perf_counter() - start)
+    print(f"dataset={base['dataset']['name']} client 0: {len(data.train_y)} train samples, "
+          f"local_epochs={base['train']['local_epochs']}, batch {base['train']['batch_size']}, "
+          f"1 thread, median of {args.repeats}")
+    print("| method | seconds per update | ratio to FedAvg |")
+    print("|---|---:|---:|")
+    reference = statistics.median(times["fedavg"])
+    for name in STRATEGIES:
+        median = statistics.median(times[name])
+        print(f"| {name} | {median:.3f} | {median / reference:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
