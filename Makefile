@@ -4,7 +4,7 @@ VENV ?= .venv
 ARGS ?=
 FLWR_ARGS ?=
 
-.PHONY: setup run flwr-run stop-superlink test lint bench clean
+.PHONY: setup run flwr-run stop-superlink test lint bench compare clean
 
 setup:
 	@scripts/setup.sh
@@ -27,9 +27,14 @@ test: setup  ## ruff + the whole test suite
 lint: setup
 	@$(VENV)/bin/ruff check .
 
-bench: setup  ## overhead of one round vs one client update; face set difficulty
+bench: setup  ## round overhead, face set difficulty, client update cost, client state memory
 	@$(VENV)/bin/python benchmarks/round_overhead.py
 	@$(VENV)/bin/python benchmarks/face_difficulty.py
+	@$(VENV)/bin/python benchmarks/client_update_cost.py
+	@$(VENV)/bin/python benchmarks/client_state_memory.py
+
+compare: setup  ## personalized-FL comparison table (docs/results/personalization.*; about an hour)
+	@$(VENV)/bin/python benchmarks/personalization_comparison.py --workers 2
 
 clean:
 	rm -rf results multirun .pytest_cache .ruff_cache

@@ -7,8 +7,8 @@ Every (dataset, Dirichlet alpha, method, seed) is one federated run through the 
 every client evaluated every `--evaluate-every` rounds and in the final round. Finished runs are
 cached under --out (re-running resumes), then the script writes
     <out>/runs.csv                    one row per run (final-round metrics)
-    docs/results/personalization.csv  mean and std over seeds per (dataset, alpha, method)
-    docs/results/personalization.md   the same as a markdown table
+    docs/results/<table-name>.csv     mean and std over seeds per (dataset, alpha, method)
+    docs/results/<table-name>.md      the same as a markdown table (default name: personalization)
 Scopes of the numbers: see docs/personalization.md.
 """
 
@@ -41,6 +41,14 @@ METHODS: dict[str, list[str]] = {
     "FedCKD λ_global=0": ["strategy=fedckd", "strategy.lambda_global=0"],
     "FedCKD λ_historical=0": ["strategy=fedckd", "strategy.lambda_historical=0"],
 }
+# Sensitivity of FedCKD to its own choices (run with --methods ...; not part of the default table).
+VARIANTS: dict[str, list[str]] = {
+    "FedCKD init=historical": ["strategy=fedckd", "strategy.student_init=historical"],
+    "FedCKD T=3": ["strategy=fedckd", "strategy.temperature=3"],
+    "FedCKD λ_global=0.3": ["strategy=fedckd", "strategy.lambda_global=0.3"],
+    "FedCKD first=ce_only": ["strategy=fedckd", "strategy.first_participation=ce_only"],
+}
+ALL_METHODS = METHODS | VARIANTS
 DATASETS: dict[str, list[str]] = {
     "digits": ["dataset=digits", "lowres=none"],
     "faces": ["dataset=faces", "dataset.num_identities=100", "lowres=lr16"],
@@ -88,7 +96,7 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     table = []
     for dataset in DATASETS:
         for alpha in sorted({r["alpha"] for r in rows}):
-            for method in METHODS:
+            for method in ALL_METHODS:
                 group = [r for r in rows if (r["dataset"], r["alpha"], r["method"]) == (dataset, alpha, method)]
                 if not group:
                     continue
@@ -136,11 +144,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.1, 0.5])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(ALL_METHODS))
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--evaluate-every", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "personalization")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "results")
+    parser.add_argument("--table-name", default="personalization", help="file stem of the docs tables")
     args = parser.parse_args()
     for sub in ("runs", "logs", "done"):
         (args.out / sub).mkdir(parents=True, exist_ok=True)
@@ -153,7 +162,7 @@ def main() -> None:
             for method in args.methods:
                 for seed in args.seeds:
                     key = run_key(dataset, alpha, method, seed)
-                    overrides = [*common, *DATASETS[dataset], *METHODS[method], f"partition.alpha={alpha}",
+                    overrides = [*common, *DATASETS[dataset], *ALL_METHODS[method], f"partition.alpha={alpha}",
                                  f"seed={seed}", f"output.name={key}"]
                     jobs.append({"key": key, "dataset": dataset, "alpha": alpha, "method": method, "seed": seed,
                                  "overrides": overrides, "out": str(args.out)})
@@ -178,9 +187,9 @@ def main() -> None:
     rows = sorted((r for r in rows if r["key"] in wanted), key=lambda r: r["key"])
     write_csv(args.out / "runs.csv", rows)
     table = aggregate(rows)
-    write_csv(args.docs / "personalization.csv", table)
+    write_csv(args.docs / f"{args.table_name}.csv", table)
     command = "python benchmarks/personalization_comparison.py " + " ".join(sys.argv[1:])
-    (args.docs / "personalization.md").write_text(markdown(table, command.strip()) + "\n")
+    (args.docs / f"{args.table_name}.md").write_text(markdown(table, command.strip()) + "\n")
     print(markdown(table, command.strip()))
 
 
