@@ -57,9 +57,9 @@ METRICS = ("personal_accuracy_client_mean", "personal_accuracy_client_std", "per
            "global_accuracy", "seconds_total")
 
 
-def run_key(dataset: str, alpha: float, method: str, seed: int) -> str:
+def run_key(dataset: str, alpha: float, method: str, seed: int, tag: str = "") -> str:
     slug = "".join(c if c.isalnum() else "_" for c in method.replace("λ", "l"))
-    return f"{dataset}-a{alpha}-{slug}-s{seed}"
+    return f"{dataset}-a{alpha}-{slug}-s{seed}" + (f"-{tag}" if tag else "")
 
 
 def one_run(job: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +150,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "personalization")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "results")
     parser.add_argument("--table-name", default="personalization", help="file stem of the docs tables")
+    parser.add_argument("--tag", default="", help="suffix of the run keys, for runs with --extra overrides")
+    parser.add_argument("--extra", nargs="*", default=[], help="Hydra overrides added to every run")
     args = parser.parse_args()
     for sub in ("runs", "logs", "done"):
         (args.out / sub).mkdir(parents=True, exist_ok=True)
@@ -161,9 +163,9 @@ def main() -> None:
         for alpha in args.alphas:
             for method in args.methods:
                 for seed in args.seeds:
-                    key = run_key(dataset, alpha, method, seed)
+                    key = run_key(dataset, alpha, method, seed, args.tag)
                     overrides = [*common, *DATASETS[dataset], *ALL_METHODS[method], f"partition.alpha={alpha}",
-                                 f"seed={seed}", f"output.name={key}"]
+                                 f"seed={seed}", f"output.name={key}", *args.extra]
                     jobs.append({"key": key, "dataset": dataset, "alpha": alpha, "method": method, "seed": seed,
                                  "overrides": overrides, "out": str(args.out)})
     rows = [json.loads(p.read_text()) for p in (args.out / "done").glob("*.json")]
