@@ -153,6 +153,8 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="suffix of the run keys, for runs with --extra overrides")
     parser.add_argument("--extra", nargs="*", default=[], help="Hydra overrides added to every run")
     args = parser.parse_args()
+    if args.extra and not args.tag:
+        parser.error("--extra needs --tag, so that its runs are not mistaken for cached runs without it")
     for sub in ("runs", "logs", "done"):
         (args.out / sub).mkdir(parents=True, exist_ok=True)
     common = ["simulation.num_clients=20", "simulation.fraction_train=0.5", "simulation.fraction_evaluate=1.0",
