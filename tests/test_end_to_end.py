@@ -50,3 +50,13 @@ def test_faces_lowres_above_chance(tmp_path):
         "dataset.resolution=32", "partition=iid", "num_rounds=6",
     )
     assert float(rounds[-1]["global_accuracy"]) > 3 * (1 / 20)  # 0.30 when measured; chance is 0.05
+
+
+def test_fedckd_client_state_survives_rounds_under_ray(tmp_path):
+    run, _ = _simulate(tmp_path, "dataset=digits", "lowres=none", "partition=iid", "num_rounds=2",
+                       "strategy=fedckd")
+    with open(run / "clients.csv") as fh:
+        train = [c for c in csv.DictReader(fh) if c["phase"] == "train"]
+    by_round = {r: [float(c["loss_kd_historical"]) for c in train if c["round"] == r] for r in ("1", "2")}
+    assert by_round["1"] == [0.0, 0.0, 0.0]  # no historical teacher at the first participation
+    assert all(v > 0 for v in by_round["2"])  # Ray workers saw the model stored in round 1
