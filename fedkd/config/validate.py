@@ -193,8 +193,8 @@ def _check_relations(c: dict[str, Any]) -> None:
     if sim["min_clients"] > sim["num_clients"]:
         raise ConfigError("simulation.min_clients", sim["min_clients"],
                           f"at most simulation.num_clients={sim['num_clients']}")
+    names = [n for n, _ in SmallCNN(1, 2).named_parameters()]
     for prefix in c["strategy"].get("personal_layers", []):
-        names = [n for n, _ in SmallCNN(1, 2).named_parameters()]
         if not any(n == prefix or n.startswith(prefix + ".") for n in names):
             tops = sorted({n.split(".")[0] for n in names})
             raise ConfigError("strategy.personal_layers", prefix,
