@@ -1,13 +1,4 @@
-"""One round's row of rounds.csv from the clients' train and evaluate replies.
-
-Scopes (docs/personalization.md spells them out):
-- personal_*: each evaluating client's own model on its own test split; all evaluating clients
-  (with fraction_evaluate = 1, every client, sampled this round or not). Clients that never trained
-  use their method's fallback (usually the global model); `personal_accuracy_unseen` isolates them.
-- global_*: the server's model on the test splits of clients that have trained at least once;
-  `global_accuracy_unseen` is the same model on clients that never trained (empty when none).
-- *_client_mean / _std / _worst10: unweighted across clients; the others are example-weighted.
-"""
+"""One round's row of rounds.csv from the clients' train and evaluate replies."""
 
 from __future__ import annotations
 
@@ -15,6 +6,15 @@ import math
 from typing import Any
 
 import numpy as np
+
+METRIC_SCOPE = (
+    "personal_*: each evaluating client's own model on its own test split, over all evaluating clients "
+    "(every client when fraction_evaluate = 1, sampled this round or not); clients that never trained use "
+    "their method's fallback model and personal_accuracy_unseen isolates them. global_*: the server's model "
+    "on the test splits of clients that trained at least once; global_accuracy_unseen: the same model on "
+    "clients that never trained. *_client_mean/_std/_worst10 are unweighted across clients, the others "
+    "example-weighted. See docs/personalization.md."
+)
 
 
 def client_spread(accuracies: list[float], prefix: str) -> dict[str, float]:

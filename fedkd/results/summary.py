@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fedkd.results.round_metrics import __doc__ as METRIC_SCOPES
+from fedkd.results.round_metrics import METRIC_SCOPE
 
-NAN = float("nan")
+
+def _cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def summarize(config: dict[str, Any], rounds: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
@@ -24,16 +26,16 @@ def summarize(config: dict[str, Any], rounds: list[dict[str, Any]]) -> tuple[dic
         "final": {k: v for k, v in last.items() if k not in ("round", "seconds")},
         "best_personal_accuracy_client_mean": max(
             (r["personal_accuracy_client_mean"] for r in evaluated), default=None),
-        "metric_scope": " ".join((METRIC_SCOPES or "").split()),
+        "metric_scope": METRIC_SCOPE,
     }
     header = ("| round | train loss | personal acc (client mean ± std) | personal worst 10% "
               "| global acc (trained clients) | global acc (unseen clients) | s |")
     lines = [header, "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in evaluated:
         lines.append(
-            f"| {r['round']} | {r.get('train_loss', NAN):.3f} "
+            f"| {r['round']} | {_cell(r.get('train_loss'))} "
             f"| {r['personal_accuracy_client_mean']:.3f} ± {r['personal_accuracy_client_std']:.3f} "
-            f"| {r['personal_accuracy_worst10']:.3f} | {r.get('global_accuracy', NAN):.3f} "
-            f"| {r.get('global_accuracy_unseen', NAN):.3f} | {r['seconds']:.1f} |"
+            f"| {r['personal_accuracy_worst10']:.3f} | {_cell(r.get('global_accuracy'))} "
+            f"| {_cell(r.get('global_accuracy_unseen'))} | {r['seconds']:.1f} |"
         )
     return summary, "\n".join(lines)
