@@ -33,7 +33,7 @@ bench: setup  ## round overhead, face set difficulty, client update cost, client
 	@$(VENV)/bin/python benchmarks/client_update_cost.py
 	@$(VENV)/bin/python benchmarks/client_state_memory.py
 
-compare: setup  ## personalized-FL comparison table (docs/results/personalization.*; about an hour)
+compare: setup  ## personalized-FL comparison table (docs/results/personalization.*; 40 min here)
 	@$(VENV)/bin/python benchmarks/personalization_comparison.py --workers 2
 
 clean:
