@@ -22,7 +22,7 @@ def test_historical_model_is_the_one_stored_last_participation(tmp_path, monkeyp
 
     def spying_fit(self, round_input):
         before = round_input.state.get_model(HISTORICAL_MODEL)
-        teachers = self.teachers(round_input)
+        teachers = self.teachers(round_input, before)
         if before is not None:  # the teacher is built from exactly that state entry
             teacher_weights = teachers["historical"][1].state_dict()
             assert all(torch.equal(teacher_weights[k], v) for k, v in before.items())

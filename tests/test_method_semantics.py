@@ -40,10 +40,10 @@ def _round_input(state: ClientState, server_round: int = 1) -> RoundInput:
 def test_fedckd_teachers_per_participation(overrides, first, later):
     method = build_method(_config("strategy=fedckd", *overrides))
     state = ClientState(RecordDict())
-    assert set(method.teachers(_round_input(state))) == first
+    assert set(method.teachers(_round_input(state), state.get_model(HISTORICAL_MODEL))) == first
     method.fit(_round_input(state))
-    assert set(method.teachers(_round_input(state, 2))) == later
-    teachers = method.teachers(_round_input(state, 2))
+    teachers = method.teachers(_round_input(state, 2), state.get_model(HISTORICAL_MODEL))
+    assert set(teachers) == later
     assert all(not t.training and not any(p.requires_grad for p in t.parameters()) for _, t in teachers.values())
 
 

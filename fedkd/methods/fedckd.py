@@ -45,10 +45,12 @@ def distillation_objective(teachers: dict[str, tuple[float, nn.Module]], kd_loss
 
 
 class FedCKDClient(LocalMethod):
-    def teachers(self, round_input: RoundInput) -> dict[str, tuple[float, nn.Module]]:
-        """The frozen teachers of this participation, by name; empty means plain CE."""
+    def teachers(self, round_input: RoundInput,
+                 historical: StateDict | None) -> dict[str, tuple[float, nn.Module]]:
+        """The frozen teachers of this participation, by name; empty means plain CE.
+
+        `historical` is the model this client stored at its previous participation (None before)."""
         cfg = self.method_cfg
-        historical = round_input.state.get_model(HISTORICAL_MODEL)
         if historical is None and cfg["first_participation"] == "ce_only":
             return {}
         chosen: dict[str, tuple[float, nn.Module]] = {}
@@ -64,7 +66,7 @@ class FedCKDClient(LocalMethod):
         start = historical if cfg["student_init"] == "historical" and historical is not None \
             else round_input.global_weights
         student = round_input.model_from(start)
-        objective = distillation_objective(self.teachers(round_input),
+        objective = distillation_objective(self.teachers(round_input, historical),
                                            build_kd_loss(cfg["kd_form"], cfg["temperature"]))
         metrics = train_local(student, round_input.data.train_x, round_input.data.train_y, self.train_cfg,
                               round_input.seed, objective)
