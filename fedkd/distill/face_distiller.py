@@ -1,0 +1,48 @@
+"""The contract of the face distillers: a student and a frozen teacher's outputs in, named loss terms out.
+
+Each distiller is a small `nn.Module` whose `forward(student, teacher, labels, assistant)` returns a dict
+of already weighted loss terms; the trainer adds them to the student's own classification loss. Teacher
+outputs are detached inside, so no gradient can reach a teacher. `batch_coupled` says whether one
+sample's loss depends on the other samples of the batch (then the loss is not a per-sample loss and
+DP-SGD's sensitivity analysis does not hold for it).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fedkd.distill.outputs import Outputs
+
+Terms = dict[str, torch.Tensor]
+
+
+class FaceDistiller(nn.Module):
+    batch_coupled: ClassVar[bool] = False
+
+    def prepare(self, teacher_embeddings: torch.Tensor, labels: torch.Tensor) -> None:
+        """Fit anything the loss needs from the teacher on the training set (default: nothing)."""
+
+    def forward(self, student: Outputs, teacher: Outputs, labels: torch.Tensor,
+                assistant: Outputs | None = None) -> Terms:
+        raise NotImplementedError
+
+
+def unit(embedding: torch.Tensor) -> torch.Tensor:
+    return F.normalize(embedding, dim=1)
+
+
+def feature_regression(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Batch mean of ‖ŝ − t̂‖² between unit-normalised embeddings (= 2 − 2·cos)."""
+    return (unit(student) - unit(teacher.detach())).pow(2).sum(1).mean()
+
+
+class NoDistillation(FaceDistiller):
+    """The reference student: its own classification loss only."""
+
+    def forward(self, student: Outputs, teacher: Outputs, labels: torch.Tensor,
+                assistant: Outputs | None = None) -> Terms:
+        return {}

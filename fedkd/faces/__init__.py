@@ -1,0 +1,1 @@
+"""Low-resolution face recognition: HR teacher, tiny LR students, distillation schedules, protocols."""

@@ -1,0 +1,1 @@
+"""Face recognition evaluation protocols: pair verification and closed-set identification."""

@@ -1,0 +1,71 @@
+"""Train the HR teacher once and cache it, with the checkpoints of its training route.
+
+The cache file is keyed by everything that determines the teacher (data set, identity split, teacher
+config, seed), written atomically, and reused by every later run, student and client.
+Route checkpoints (for route-constrained distillation) are taken at `route_anchors` evenly spaced epochs,
+the last one being the final teacher.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fedkd.faces.face_split import FaceSplit
+from fedkd.faces.networks import build_teacher
+from fedkd.faces.teacher_net import ResNetFace
+from fedkd.faces.training_loop import train_embedder
+
+StateDict = dict[str, torch.Tensor]
+
+
+def teacher_cache_path(cache_dir: Path, key: dict[str, Any]) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return cache_dir / f"face-teacher-{digest}.pt"
+
+
+def _anchor_epochs(epochs: int, anchors: int) -> set[int]:
+    return {max(1, round(epochs * k / anchors)) for k in range(1, anchors + 1)}
+
+
+def train_teacher(split: FaceSplit, cfg: dict[str, Any], seed: int) -> tuple[ResNetFace, list[StateDict]]:
+    torch.manual_seed(seed)
+    teacher = build_teacher(cfg, split.train_hr.shape[1], split.num_train_identities)
+    route: list[StateDict] = []
+    anchors = _anchor_epochs(cfg["train"]["epochs"], cfg["route_anchors"])
+
+    def keep_anchor(epoch: int) -> None:
+        if epoch in anchors:
+            route.append({k: v.detach().clone() for k, v in teacher.state_dict().items()})
+
+    train_embedder(teacher, split.train_hr, split.train_y, cfg["train"], seed, desc="teacher",
+                   on_epoch_end=keep_anchor)
+    return teacher, route
+
+
+def load_or_train_teacher(split: FaceSplit, cfg: dict[str, Any], seed: int, cache_dir: Path,
+                          data_key: dict[str, Any]) -> tuple[ResNetFace, list[StateDict], Path]:
+    """The cached teacher (eval mode) and its route; trains and stores it on first use."""
+    path = teacher_cache_path(cache_dir, {"data": data_key, "teacher": cfg, "seed": seed})
+    if path.is_file():
+        saved = torch.load(path, weights_only=True)
+        teacher = build_teacher(cfg, split.train_hr.shape[1], split.num_train_identities)
+        teacher.load_state_dict(saved["route"][-1])
+        return teacher.eval(), saved["route"], path
+    teacher, route = train_teacher(split, cfg, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.pt")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save({"route": route}, fh)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return teacher.eval(), route, path

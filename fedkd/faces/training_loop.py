@@ -1,0 +1,79 @@
+"""Mini-batch training of a face embedder: angular-margin classification plus optional distillation terms.
+
+The teacher's outputs for every training image are computed once per teacher (teachers are frozen),
+so a distillation epoch costs one student forward/backward per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from fedkd.distill.face_distiller import FaceDistiller, NoDistillation
+from fedkd.distill.outputs import Outputs, forward_outputs
+from fedkd.faces.margin_head import margin_cross_entropy
+
+History = list[dict[str, float]]
+
+
+@torch.no_grad()
+def precompute_outputs(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> Outputs:
+    model.eval()
+    parts = [forward_outputs(model, x[s:s + batch_size]) for s in range(0, len(x), batch_size)]
+    return Outputs(torch.cat([p.embedding for p in parts]), torch.cat([p.logits for p in parts]))
+
+
+def _slice(outputs: Outputs | None, rows: torch.Tensor) -> Outputs | None:
+    return None if outputs is None else Outputs(outputs.embedding[rows], outputs.logits[rows])
+
+
+def train_embedder(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, train_cfg: dict[str, Any], seed: int,
+    distiller: FaceDistiller | None = None, teacher_for_epoch: Callable[[int], Outputs] | None = None,
+    assistant: Outputs | None = None, desc: str = "train",
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> History:
+    """Train `model` for `train_cfg.epochs`; returns one row of mean loss terms per epoch.
+
+    `teacher_for_epoch(e)` gives the (precomputed) teacher outputs for epoch e, so a schedule can
+    change teachers between epochs (route-constrained distillation).
+    """
+    distiller = distiller or NoDistillation()
+    if not isinstance(distiller, NoDistillation) and teacher_for_epoch is None:
+        raise ValueError("a distiller needs teacher outputs")
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=train_cfg["lr"], weight_decay=train_cfg["weight_decay"])
+    epochs = train_cfg["epochs"]
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    history: History = []
+    for epoch in tqdm(range(epochs), desc=desc, leave=False, disable=not train_cfg.get("progress", False)):
+        teacher = teacher_for_epoch(epoch) if teacher_for_epoch else None
+        model.train()
+        sums: dict[str, float] = {}
+        order = torch.randperm(len(y), generator=gen)
+        batch_size = train_cfg["batch_size"]
+        for start in range(0, len(order) - 1, batch_size):
+            rows = order[start:start + batch_size]
+            if len(rows) < 2:
+                continue
+            student = forward_outputs(model, x[rows])
+            terms = {"ce": margin_cross_entropy(model.head, student.embedding, y[rows], train_cfg["loss"],
+                                                train_cfg["margin"])}
+            if teacher is not None:
+                terms |= distiller(student, _slice(teacher, rows), y[rows], _slice(assistant, rows))
+            loss = torch.stack(list(terms.values())).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            for name, value in (("loss", loss), *terms.items()):
+                sums[name] = sums.get(name, 0.0) + value.item() * len(rows)
+        sched.step()
+        history.append({"epoch": epoch + 1} | {k: v / len(y) for k, v in sums.items()})
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
+    model.eval()
+    return history
