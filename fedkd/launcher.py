@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import hydra
@@ -44,13 +45,14 @@ def _job_overrides(args: list[str], multirun: bool) -> list[list[str]]:
     return jobs[:MAX_PREFLIGHT_JOBS]
 
 
-def preflight(args: list[str]) -> None:
+def preflight(args: list[str], config_name: str = "config",
+              check: Callable[[DictConfig], object] = validate) -> None:
     """Compose and validate every job; raises UserError on the first bad one."""
     if any(a in HYDRA_INFO_FLAGS for a in args):
         return
     multirun = "-m" in args or "--multirun" in args
     for overrides in _job_overrides(args, multirun):
-        validate(compose_config(overrides))
+        check(compose_config(overrides, config_name))
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")

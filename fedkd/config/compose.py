@@ -19,8 +19,8 @@ def one_line(message: str) -> str:
     return re.sub(r"\s+", " ", message).strip()
 
 
-def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
-    """Compose `configs/config.yaml` with Hydra overrides; raise UserError on any composition error."""
+def compose_config(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:
+    """Compose `configs/<config_name>.yaml` with Hydra overrides; raise UserError on any composition error."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
@@ -29,7 +29,7 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            return compose(config_name="config", overrides=list(overrides))
+            return compose(config_name=config_name, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as err:
         message = str(err) or str(err.__cause__ or "") or type(err).__name__
         raise UserError(one_line(message)) from None

@@ -49,8 +49,9 @@ class HybridOrderKD(FaceDistiller):
                 assistant: Outputs | None = None) -> Terms:
         names = ("kd_instance", "kd_distance", "kd_angle")
         terms = {n: w * r for n, w, r in zip(names, self.weights, self._relations(student.embedding,
-                                                                                   teacher.embedding))}
+                                                                                   teacher.embedding), strict=True)}
         if assistant is not None and self.lambda_assistant:
             relations = self._relations(student.embedding, assistant.embedding)
-            terms["kd_assistant"] = self.lambda_assistant * sum(w * r for w, r in zip(self.weights, relations))
+            weighted = sum(w * r for w, r in zip(self.weights, relations, strict=True))
+            terms["kd_assistant"] = self.lambda_assistant * weighted
         return terms

@@ -24,6 +24,6 @@ def adapt_batchnorm(model: nn.Module, target_x: torch.Tensor, batch_size: int = 
         batch = target_x[start:start + batch_size]
         if len(batch) > 1:  # BatchNorm1d cannot take a batch of one in training mode
             model.embedding(batch)
-    for m, momentum in zip(norms, saved):
+    for m, momentum in zip(norms, saved, strict=True):
         m.momentum = momentum
     model.eval()

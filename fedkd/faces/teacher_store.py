@@ -52,7 +52,8 @@ def train_teacher(split: FaceSplit, cfg: dict[str, Any], seed: int) -> tuple[Res
 def load_or_train_teacher(split: FaceSplit, cfg: dict[str, Any], seed: int, cache_dir: Path,
                           data_key: dict[str, Any]) -> tuple[ResNetFace, list[StateDict], Path]:
     """The cached teacher (eval mode) and its route; trains and stores it on first use."""
-    path = teacher_cache_path(cache_dir, {"data": data_key, "teacher": cfg, "seed": seed})
+    recipe = cfg | {"train": {k: v for k, v in cfg["train"].items() if k != "progress"}}
+    path = teacher_cache_path(cache_dir, {"data": data_key, "teacher": recipe, "seed": seed})
     if path.is_file():
         saved = torch.load(path, weights_only=True)
         teacher = build_teacher(cfg, split.train_hr.shape[1], split.num_train_identities)

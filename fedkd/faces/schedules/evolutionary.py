@@ -59,7 +59,7 @@ def evolutionary_distillation(ctx: DistillationContext) -> History:
             s_maps = student.stage_features(ctx.train_lr[rows])
             s_emb = student.tail(s_maps[-1])
             guide = sum(F.mse_loss(*_match(g(s), t.detach())) for g, s, t in
-                        zip(guides, s_maps[-pairs:], t_maps[-pairs:]))
+                        zip(guides, s_maps[-pairs:], t_maps[-pairs:], strict=True))
             kd = logit_kd(Outputs(s_emb, student.head(s_emb)), Outputs(t_emb.detach(), teacher.head(t_emb).detach()))
             terms = {
                 "ce_teacher": margin_cross_entropy(teacher.head, t_emb, y, cfg["loss"], cfg["margin"]),
