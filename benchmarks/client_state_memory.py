@@ -28,14 +28,12 @@ def measure(clients: int, precision: str, overrides: list[str]) -> dict[str, flo
 
     from fedkd.config.compose import compose_config
     from fedkd.config.validate import validate
-    from fedkd.data.federated import input_shape, num_classes
     from fedkd.methods.fedckd import HISTORICAL_MODEL
     from fedkd.models.factory import build_model
     from fedkd.state.client_state import ClientState
 
     config = validate(compose_config(overrides))
-    channels, _ = input_shape(config)
-    model = build_model(config["model"], channels, num_classes(config))
+    model = build_model(config)
     weights = model.state_dict()
     before = rss_bytes()
     states = []

@@ -19,7 +19,7 @@ from flwr.app import RecordDict
 
 from fedkd.config.compose import compose_config
 from fedkd.config.validate import STRATEGIES, validate
-from fedkd.data.federated import input_shape, load_client_data, num_classes
+from fedkd.data.federated import load_client_data
 from fedkd.methods import RoundInput, build_method
 from fedkd.models.factory import build_model
 from fedkd.state.client_state import ClientState
@@ -34,10 +34,9 @@ def main() -> None:
     configs = {name: validate(compose_config([f"strategy={name}", *args.overrides])) for name in STRATEGIES}
     base = configs["fedavg"]
     data = load_client_data(base, 0)
-    channels, _ = input_shape(base)
 
     def new_model() -> torch.nn.Module:
-        return build_model(base["model"], channels, num_classes(base))
+        return build_model(base)
 
     torch.manual_seed(0)
     global_weights = new_model().state_dict()

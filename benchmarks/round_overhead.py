@@ -19,7 +19,7 @@ from pathlib import Path
 from fedkd.app.simulation import run_in_simulation
 from fedkd.config.compose import compose_config
 from fedkd.config.validate import validate
-from fedkd.data.federated import input_shape, load_client_data, num_classes
+from fedkd.data.federated import load_client_data
 from fedkd.models.factory import build_model
 from fedkd.training.local import train_local
 
@@ -29,10 +29,9 @@ def time_client_update(config: dict, repeats: int = 5) -> float:
 
     torch.set_num_threads(int(config["simulation"]["client_cpus"]))
     data = load_client_data(config, 0)
-    channels, _ = input_shape(config)
     times = []
     for r in range(repeats):
-        model = build_model(config["model"], channels, num_classes(config))
+        model = build_model(config)
         start = time.perf_counter()
         train_local(model, data.train_x, data.train_y, config["train"], seed=r)
         times.append(time.perf_counter() - start)

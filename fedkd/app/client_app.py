@@ -14,11 +14,13 @@ from flwr.clientapp import ClientApp
 from torch import nn
 
 from fedkd.app.run_config import config_from_context
-from fedkd.data.federated import ClientData, input_shape, load_client_data, num_classes
+from fedkd.data.federated import ClientData, load_client_data
+from fedkd.faces.adabn import adapt_batchnorm
+from fedkd.faces.federated_workload import adapts_batchnorm, client_extra_terms
 from fedkd.methods import RoundInput, build_method
 from fedkd.models.factory import build_model
 from fedkd.state.client_state import ClientState
-from fedkd.training.local import evaluate
+from fedkd.training.local import ExtraTerms, evaluate
 
 ConfigSource = Callable[[Context], dict[str, Any]]
 
@@ -28,23 +30,29 @@ def _client_data(config_json: str, partition_id: int) -> ClientData:
     return load_client_data(json.loads(config_json), partition_id)
 
 
+@lru_cache(maxsize=256)
+def _extra_terms(config_json: str, partition_id: int) -> ExtraTerms | None:
+    return client_extra_terms(json.loads(config_json), _client_data(config_json, partition_id))
+
+
 def _round_input(msg: Message, context: Context, config: dict[str, Any], phase_offset: int) -> RoundInput:
     torch.set_num_threads(max(1, int(config["simulation"]["client_cpus"])))
     partition_id = int(context.node_config["partition-id"])
-    channels, _ = input_shape(config)
     server_round = int(msg.content["config"].get("server-round", 0)) if "config" in msg.content else 0
+    config_json = json.dumps(config, sort_keys=True)
 
     def new_model() -> nn.Module:
-        return build_model(config["model"], channels, num_classes(config))
+        return build_model(config)
 
     return RoundInput(
         global_weights=msg.content["arrays"].to_torch_state_dict(),
-        data=_client_data(json.dumps(config, sort_keys=True), partition_id),
+        data=_client_data(config_json, partition_id),
         state=ClientState(context.state),
         server_round=server_round,
         seed=config["seed"] * 1_000_003 + server_round * 1_009 + partition_id * 2 + phase_offset,
         new_model=new_model,
         server_config=dict(msg.content["config"]) if "config" in msg.content else {},
+        extra_terms=_extra_terms(config_json, partition_id),
     )
 
 
@@ -77,9 +85,12 @@ def make_client_app(config_source: ConfigSource = config_from_context) -> Client
         data = round_input.data
         global_model = round_input.global_model()
         metrics: dict[str, Any] = {}
+        personal = method.personal_model(round_input, global_model)
+        if adapts_batchnorm(config):
+            for model in {id(global_model): global_model, id(personal): personal}.values():
+                adapt_batchnorm(model, data.test_x)
         if method.shares_global_model:
             metrics |= {f"global_{k}": v for k, v in evaluate(global_model, data.test_x, data.test_y).items()}
-        personal = method.personal_model(round_input, global_model)
         if personal is global_model and method.shares_global_model:
             metrics |= {"personal_loss": metrics["global_loss"], "personal_accuracy": metrics["global_accuracy"]}
         else:

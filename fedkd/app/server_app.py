@@ -15,8 +15,9 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, MetricRecord
 from flwr.serverapp import Grid, ServerApp
 
 from fedkd.app.run_config import config_from_context, output_root_from_context
-from fedkd.data.federated import input_shape, num_classes, prepare_federation
+from fedkd.data.federated import prepare_federation
 from fedkd.errors import UserError
+from fedkd.faces.federated_workload import ensure_teacher, face_loss_columns, uses_face_workload
 from fedkd.models.factory import build_model
 from fedkd.paths import expand
 from fedkd.results.round_metrics import round_row
@@ -52,11 +53,14 @@ def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None 
     torch.manual_seed(config["seed"])
     np.random.seed(config["seed"])
     prepare_federation(config)
-    channels, _ = input_shape(config)
-    model = build_model(config["model"], channels, num_classes(config))
+    if uses_face_workload(config):
+        _progress("preparing the HR face teacher (trained once, then cached)")
+        ensure_teacher(config)
+    model = build_model(config)
     _wait_for_nodes(grid, config["simulation"]["num_clients"])
 
-    run = RunDirectory(output_root or expand(config["output"]["root"]), config["output"]["name"])
+    run = RunDirectory(output_root or expand(config["output"]["root"]), config["output"]["name"],
+                       face_loss_columns(config))
     run.write_config(config)
     strategy = build_strategy(config)
     rounds: list[dict[str, Any]] = []

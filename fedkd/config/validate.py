@@ -7,23 +7,34 @@ the data loads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+from torch import nn
 
+from fedkd.config.rules import BOOL, PREFIXES, TEXT, Rule, check, choice, integer, leaves, number
 from fedkd.data.lowres import KERNELS
 from fedkd.data.partition import PARTITION_KINDS
 from fedkd.distill import KD_FORMS
 from fedkd.errors import ConfigError, UserError
+from fedkd.faces.face_rules import (
+    OPTIONAL_METHOD_KEYS,
+    SCHEDULE_NAMES,
+    WIDTHS,
+    check_distiller,
+    check_dp_compatible,
+    method_rules,
+    teacher_rules,
+)
+from fedkd.faces.student_net import LRStudent
 from fedkd.models.small_cnn import SmallCNN
 from fedkd.paths import expand
 
 DATASETS = ("faces", "digits", "mnist_subset", "imagefolder", "mnist", "fashion_mnist", "cifar10")
-MODELS = ("small_cnn",)
+MODELS = ("small_cnn", "lr_student")
+WORKLOADS = ("classifier", "face_kd")
 STRATEGIES = ("fedavg", "fedavg_ft", "fedprox", "local", "pfedsd", "fedckd", "ditto", "fedper", "fedrep")
 OPTIMIZERS = ("adam", "sgd")
 CLASS_ASSIGNMENTS = ("random", "deterministic", "first-deterministic")
@@ -31,40 +42,6 @@ CLASS_ASSIGNMENTS = ("random", "deterministic", "first-deterministic")
 FIXED_SHAPES = {"digits": (8, 1797), "mnist_subset": (28, 5000), "mnist": (28, 60000),
                 "fashion_mnist": (28, 60000), "cifar10": (32, 50000)}
 
-
-@dataclass(frozen=True)
-class Rule:
-    kind: type | tuple[type, ...]
-    check: Callable[[Any], bool] = lambda v: True
-    allowed: str = ""
-
-
-def integer(lo: int | None = None, hi: int | None = None) -> Rule:
-    text = "an integer" + (f" >= {lo}" if lo is not None else "") + (f" <= {hi}" if hi is not None else "")
-    return Rule(int, lambda v: (lo is None or v >= lo) and (hi is None or v <= hi), text)
-
-
-def number(lo: float | None = None, hi: float | None = None, lo_open: bool = False,
-           hi_open: bool = False) -> Rule:
-    def ok(v: float) -> bool:
-        above = lo is None or (v > lo if lo_open else v >= lo)
-        below = hi is None or (v < hi if hi_open else v <= hi)
-        return above and below
-
-    text = "a number" + (f" {'>' if lo_open else '>='} {lo}" if lo is not None else "")
-    text += f" {'<' if hi_open else '<='} {hi}" if hi is not None else ""
-    return Rule((int, float), ok, text)
-
-
-def choice(options: Iterable[str]) -> Rule:
-    options = tuple(options)
-    return Rule(str, lambda v: v in options, "one of: " + ", ".join(options))
-
-
-BOOL = Rule(bool, allowed="true or false")
-PREFIXES = Rule(list, lambda v: bool(v) and all(isinstance(p, str) and p for p in v),
-                "a non-empty list of parameter-name prefixes, e.g. [head]")
-TEXT = Rule(str, lambda v: bool(v.strip()), "a non-empty string")
 
 COMMON_RULES: dict[str, Rule] = {
     "seed": integer(0),
@@ -82,11 +59,7 @@ COMMON_RULES: dict[str, Rule] = {
     "partition.name": choice(PARTITION_KINDS),
     "partition.test_fraction": number(0, 1, lo_open=True, hi_open=True),
     "model.name": choice(MODELS),
-    "model.width": integer(1),
-    "model.embedding_dim": integer(1),
-    "model.norm_groups": integer(0),
-    "model.pool_size": integer(1),
-    "model.dropout": number(0, 1, hi_open=True),
+    "workload.name": choice(WORKLOADS),
     "strategy.name": choice(STRATEGIES),
     "train.local_epochs": integer(1),
     "train.batch_size": integer(1),
@@ -123,6 +96,21 @@ DATASET_RULES: dict[str, dict[str, Rule]] = {
        for name in ("mnist", "fashion_mnist", "cifar10")},
 }
 
+MODEL_RULES: dict[str, dict[str, Rule]] = {
+    "small_cnn": {"model.width": integer(1), "model.embedding_dim": integer(1), "model.norm_groups": integer(0),
+                  "model.pool_size": integer(1), "model.dropout": number(0, 1, hi_open=True)},
+    "lr_student": {"model.widths": WIDTHS, "model.embedding_dim": integer(2), "model.scale": number(0, lo_open=True)},
+}
+
+
+def workload_rules(values: dict[str, Any]) -> dict[str, Rule]:
+    if values["workload.name"] == "classifier":
+        return {}
+    check("workload.method.schedule", values.get("workload.method.schedule"), choice(SCHEDULE_NAMES))
+    return {"workload.eval_identities": integer(2), "workload.split_seed": integer(0),
+            **teacher_rules("workload.teacher"), **method_rules("workload.method", values["workload.method.schedule"])}
+
+
 PARTITION_RULES: dict[str, dict[str, Rule]] = {
     "iid": {},
     "identity": {},
@@ -156,23 +144,6 @@ STRATEGY_RULES: dict[str, dict[str, Rule]] = {
 }
 
 
-def _leaves(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            out.update(_leaves(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: node}
-
-
-def _check(key: str, value: Any, rule: Rule) -> None:
-    kinds = rule.kind if isinstance(rule.kind, tuple) else (rule.kind,)
-    if isinstance(value, bool) and bool not in kinds:
-        raise ConfigError(key, value, rule.allowed)
-    if not isinstance(value, kinds) or not rule.check(value):
-        raise ConfigError(key, value, rule.allowed)
-
-
 def _check_relations(c: dict[str, Any]) -> None:
     ds, sim = c["dataset"], c["simulation"]
     if ds["name"] in FIXED_SHAPES:
@@ -193,7 +164,7 @@ def _check_relations(c: dict[str, Any]) -> None:
     if sim["min_clients"] > sim["num_clients"]:
         raise ConfigError("simulation.min_clients", sim["min_clients"],
                           f"at most simulation.num_clients={sim['num_clients']}")
-    names = [n for n, _ in SmallCNN(1, 2).named_parameters()]
+    names = [n for n, _ in _shape_free_model(c).named_parameters()]
     for prefix in c["strategy"].get("personal_layers", []):
         if not any(n == prefix or n.startswith(prefix + ".") for n in names):
             tops = sorted({n.split(".")[0] for n in names})
@@ -201,6 +172,41 @@ def _check_relations(c: dict[str, Any]) -> None:
                               f"a prefix of the model's parameter names ({', '.join(tops)})")
     if ds["name"] == "imagefolder" and not expand(ds["root"]).is_dir():
         raise ConfigError("dataset.root", ds["root"], "an existing folder of <identity>/<image> files")
+
+
+def _shape_free_model(c: dict[str, Any]) -> nn.Module:
+    """The configured architecture on a dummy shape, for its parameter names."""
+    params = {k: v for k, v in c["model"].items() if k != "name"}
+    if c["model"]["name"] == "lr_student":
+        return LRStudent(1, 2, c["lowres"]["size"], tuple(params.pop("widths")), **params)
+    return SmallCNN(1, 2, **params)
+
+
+def _check_face_workload(c: dict[str, Any]) -> None:
+    workload, method = c["workload"], c["workload"]["method"]
+    if c["model"]["name"] != "lr_student":
+        raise ConfigError("model", c["model"]["name"], "lr_student under workload=face_kd")
+    if c["dataset"]["name"] not in ("faces", "imagefolder"):
+        raise ConfigError("dataset", c["dataset"]["name"], "faces or imagefolder under workload=face_kd")
+    if not c["lowres"]["enabled"] or c["lowres"]["upsample"]:
+        raise ConfigError("lowres", "none" if not c["lowres"]["enabled"] else "upsample=true",
+                          "an LR size without up-sampling under workload=face_kd, e.g. lowres=lr16")
+    if c["model"]["embedding_dim"] != workload["teacher"]["embedding_dim"]:
+        raise ConfigError("model.embedding_dim", c["model"]["embedding_dim"],
+                          f"workload.teacher.embedding_dim={workload['teacher']['embedding_dim']}")
+    if method["schedule"] != "standard" or method.get("assistant_epochs", 0) > 0:
+        raise ConfigError("workload.method", method["name"],
+                          "a method with schedule=standard and no assistant stream (bridge, evolutionary, route "
+                          "and the assistant are centralised training schedules: run them with fedkd-faces)")
+    if c["dataset"]["name"] == "faces" and workload["eval_identities"] > c["dataset"]["num_identities"] - 2:
+        raise ConfigError("workload.eval_identities", workload["eval_identities"],
+                          f"at most dataset.num_identities - 2 = {c['dataset']['num_identities'] - 2}")
+    distiller = check_distiller("workload.method.distiller", method["distiller"])
+    if method["distiller"].get("lambda_logits", 0) > 0:
+        raise ConfigError("workload.method.distiller.lambda_logits", method["distiller"]["lambda_logits"],
+                          "0: the teacher classifies its own training identities, not the clients' classes "
+                          "(use an embedding-level distiller, e.g. face_method@workload.method=feature_kd)")
+    check_dp_compatible(distiller, c.get("privacy", {}).get("mode", "none"), "workload.method.distiller")
 
 
 def validate(cfg: DictConfig) -> dict[str, Any]:
@@ -213,26 +219,32 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
                         f"e.g. {key}=<value>") from None
     assert isinstance(container, dict)
     container.pop("hydra", None)
-    for section in ("dataset", "partition", "simulation", "lowres", "train", "model", "strategy"):
+    for section in ("dataset", "partition", "simulation", "lowres", "train", "model", "strategy", "workload"):
         if not isinstance(container.get(section), dict):
             raise UserError(f"config section {section!r} is missing; restore configs/config.yaml defaults")
     rules = dict(COMMON_RULES)
-    leaves = _leaves(container)
-    for key in ("dataset.name", "partition.name", "strategy.name"):
-        _check(key, leaves.get(key), rules[key])
-    rules.update(DATASET_RULES[leaves["dataset.name"]])
-    rules.update(PARTITION_RULES[leaves["partition.name"]])
-    rules.update(STRATEGY_RULES[leaves["strategy.name"]])
-    for key, value in leaves.items():
+    values = leaves(container)
+    for key in ("dataset.name", "partition.name", "strategy.name", "model.name", "workload.name"):
+        check(key, values.get(key), rules[key])
+    rules.update(DATASET_RULES[values["dataset.name"]])
+    rules.update(PARTITION_RULES[values["partition.name"]])
+    rules.update(STRATEGY_RULES[values["strategy.name"]])
+    rules.update(MODEL_RULES[values["model.name"]])
+    rules.update(workload_rules(values))
+    for key, value in values.items():
+        if key.startswith("workload.method.distiller."):
+            continue
         if key not in rules:
-            raise UserError(f"{key} is not a known config key for dataset={leaves['dataset.name']} "
-                            f"partition={leaves['partition.name']} strategy={leaves['strategy.name']}; "
+            raise UserError(f"{key} is not a known config key for dataset={values['dataset.name']} "
+                            f"partition={values['partition.name']} strategy={values['strategy.name']}; "
                             "remove it or check its spelling")
-        _check(key, value, rules[key])
-    missing = sorted(set(rules) - set(leaves))
+        check(key, value, rules[key])
+    missing = sorted(set(rules) - set(values) - {f"workload.method.{k}" for k in OPTIONAL_METHOD_KEYS})
     if missing:
         raise UserError(f"{missing[0]} is missing from the config; restore it in configs/")
     _check_relations(container)
+    if container["workload"]["name"] == "face_kd":
+        _check_face_workload(container)
     return container
 
 

@@ -35,7 +35,7 @@ class LRStudent(nn.Module):
     about 4×4), a global depthwise conv over the last map, a linear embedding and a cosine head."""
 
     def __init__(self, in_channels: int, num_classes: int, input_size: int = 16,
-                 widths: tuple[int, ...] = (32, 64, 128), embedding_dim: int = 128, scale: float = 16.0) -> None:
+                 widths: tuple[int, ...] = (24, 48, 96), embedding_dim: int = 128, scale: float = 16.0) -> None:
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
                                   nn.BatchNorm2d(widths[0]), nn.ReLU())

@@ -30,6 +30,12 @@ def teacher_cache_path(cache_dir: Path, key: dict[str, Any]) -> Path:
     return cache_dir / f"face-teacher-{digest}.pt"
 
 
+def teacher_recipe(cfg: dict[str, Any], data_key: dict[str, Any]) -> dict[str, Any]:
+    """Everything that determines the teacher's weights (not its progress display)."""
+    recipe = cfg | {"train": {k: v for k, v in cfg["train"].items() if k != "progress"}}
+    return {"data": data_key, "teacher": recipe, "seed": cfg["seed"]}
+
+
 def _anchor_epochs(epochs: int, anchors: int) -> set[int]:
     return {max(1, round(epochs * k / anchors)) for k in range(1, anchors + 1)}
 
@@ -52,8 +58,7 @@ def train_teacher(split: FaceSplit, cfg: dict[str, Any], seed: int) -> tuple[Res
 def load_or_train_teacher(split: FaceSplit, cfg: dict[str, Any], seed: int, cache_dir: Path,
                           data_key: dict[str, Any]) -> tuple[ResNetFace, list[StateDict], Path]:
     """The cached teacher (eval mode) and its route; trains and stores it on first use."""
-    recipe = cfg | {"train": {k: v for k, v in cfg["train"].items() if k != "progress"}}
-    path = teacher_cache_path(cache_dir, {"data": data_key, "teacher": recipe, "seed": seed})
+    path = teacher_cache_path(cache_dir, teacher_recipe(cfg, data_key))
     if path.is_file():
         saved = torch.load(path, weights_only=True)
         teacher = build_teacher(cfg, split.train_hr.shape[1], split.num_train_identities)

@@ -8,7 +8,7 @@ the client's `ClientState` (Flower `context.state`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from torch import nn
 
 from fedkd.data.federated import ClientData
 from fedkd.state.client_state import ClientState
+from fedkd.training.local import ExtraTerms, Objective, cross_entropy, train_local
 
 StateDict = dict[str, torch.Tensor]
 
@@ -32,6 +33,13 @@ class RoundInput:
     seed: int
     new_model: Callable[[], nn.Module]
     server_config: dict[str, Any]
+    extra_terms: ExtraTerms | None = None  # the workload's own losses, added to every local objective
+
+    def train(self, model: nn.Module, train_cfg: dict[str, Any], seed: int, objective: Objective = cross_entropy,
+              epochs: int | None = None, params: Iterable[nn.Parameter] | None = None) -> dict[str, float]:
+        """`train_local` on this client's training split, with the workload's extra terms."""
+        return train_local(model, self.data.train_x, self.data.train_y, train_cfg, seed, objective, epochs,
+                           params, self.extra_terms)
 
     def model_from(self, weights: StateDict) -> nn.Module:
         model = self.new_model()

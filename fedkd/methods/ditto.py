@@ -8,20 +8,18 @@ from torch import nn
 
 from fedkd.methods.base import LocalMethod, RoundInput, StateDict
 from fedkd.methods.fedavg import proximal_objective
-from fedkd.training.local import train_local
 
 PERSONAL_MODEL = "fedkd.ditto_personal"
 
 
 class DittoClient(LocalMethod):
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:
-        data = round_input.data
         shared = round_input.global_model()
-        metrics = train_local(shared, data.train_x, data.train_y, self.train_cfg, round_input.seed)
+        metrics = round_input.train(shared, self.train_cfg, round_input.seed)
         personal = self.personal_model(round_input, shared)
         objective = proximal_objective(round_input.global_model(), self.method_cfg["lambda"])
-        personal_metrics = train_local(personal, data.train_x, data.train_y, self.train_cfg,
-                                       round_input.seed + 1, objective, epochs=self.method_cfg["personal_epochs"])
+        personal_metrics = round_input.train(personal, self.train_cfg, round_input.seed + 1, objective,
+                                             epochs=self.method_cfg["personal_epochs"])
         self.store(round_input, PERSONAL_MODEL, personal.state_dict())
         metrics |= {f"personal_{k}": v for k, v in personal_metrics.items()}
         return shared.state_dict(), metrics

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fedkd.methods.base import LocalMethod, RoundInput, StateDict
-from fedkd.training.local import Objective, cross_entropy, train_local
+from fedkd.training.local import Objective, cross_entropy
 
 
 def proximal_objective(anchor: nn.Module, mu: float) -> Objective:
@@ -27,8 +27,7 @@ def proximal_objective(anchor: nn.Module, mu: float) -> Objective:
 class FedAvgClient(LocalMethod):
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:
         model = round_input.global_model()
-        metrics = train_local(model, round_input.data.train_x, round_input.data.train_y, self.train_cfg,
-                              round_input.seed, cross_entropy)
+        metrics = round_input.train(model, self.train_cfg, round_input.seed, cross_entropy)
         return model.state_dict(), metrics
 
 
@@ -37,6 +36,5 @@ class FedProxClient(LocalMethod):
         model = round_input.global_model()
         mu = float(round_input.server_config["proximal-mu"])
         objective = proximal_objective(round_input.global_model(), mu)
-        metrics = train_local(model, round_input.data.train_x, round_input.data.train_y, self.train_cfg,
-                              round_input.seed, objective)
+        metrics = round_input.train(model, self.train_cfg, round_input.seed, objective)
         return model.state_dict(), metrics

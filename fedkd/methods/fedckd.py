@@ -24,7 +24,7 @@ from torch import nn
 
 from fedkd.distill import build_kd_loss, forward_outputs
 from fedkd.methods.base import LocalMethod, RoundInput, StateDict, frozen
-from fedkd.training.local import Objective, train_local
+from fedkd.training.local import Objective
 
 HISTORICAL_MODEL = "fedkd.historical"
 
@@ -68,8 +68,7 @@ class FedCKDClient(LocalMethod):
         student = round_input.model_from(start)
         objective = distillation_objective(self.teachers(round_input, historical),
                                            build_kd_loss(cfg["kd_form"], cfg["temperature"]))
-        metrics = train_local(student, round_input.data.train_x, round_input.data.train_y, self.train_cfg,
-                              round_input.seed, objective)
+        metrics = round_input.train(student, self.train_cfg, round_input.seed, objective)
         for name in ("kd_global", "kd_historical"):  # same keys every round, for aggregation
             metrics.setdefault(f"loss_{name}", 0.0)
         weights = student.state_dict()

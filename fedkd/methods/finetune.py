@@ -9,12 +9,10 @@ from torch import nn
 
 from fedkd.methods.base import RoundInput
 from fedkd.methods.fedavg import FedAvgClient
-from fedkd.training.local import train_local
 
 
 class FedAvgFineTuneClient(FedAvgClient):
     def personal_model(self, round_input: RoundInput, global_model: nn.Module) -> nn.Module:
         model = round_input.global_model()
-        train_local(model, round_input.data.train_x, round_input.data.train_y, self.train_cfg,
-                    round_input.seed, epochs=self.method_cfg["finetune_epochs"])
+        round_input.train(model, self.train_cfg, round_input.seed, epochs=self.method_cfg["finetune_epochs"])
         return model

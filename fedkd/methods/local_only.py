@@ -6,7 +6,6 @@ from __future__ import annotations
 from torch import nn
 
 from fedkd.methods.base import LocalMethod, RoundInput, StateDict
-from fedkd.training.local import train_local
 
 LOCAL_MODEL = "fedkd.local_model"
 
@@ -20,8 +19,7 @@ class LocalOnlyClient(LocalMethod):
 
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:
         model = self._own_model(round_input)
-        metrics = train_local(model, round_input.data.train_x, round_input.data.train_y, self.train_cfg,
-                              round_input.seed)
+        metrics = round_input.train(model, self.train_cfg, round_input.seed)
         self.store(round_input, LOCAL_MODEL, model.state_dict())
         # The server's model stays the initial one: send it back unchanged.
         return round_input.global_weights, metrics

@@ -14,7 +14,6 @@ from __future__ import annotations
 from torch import nn
 
 from fedkd.methods.base import LocalMethod, RoundInput, StateDict
-from fedkd.training.local import train_local
 
 PERSONAL_HEAD = "fedkd.personal_head"
 
@@ -33,8 +32,7 @@ class FedPerClient(LocalMethod):
         return round_input.model_from(weights)
 
     def _train(self, model: nn.Module, round_input: RoundInput) -> dict[str, float]:
-        data = round_input.data
-        return train_local(model, data.train_x, data.train_y, self.train_cfg, round_input.seed)
+        return round_input.train(model, self.train_cfg, round_input.seed)
 
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:
         prefixes = list(self.method_cfg["personal_layers"])
@@ -50,12 +48,12 @@ class FedPerClient(LocalMethod):
 
 class FedRepClient(FedPerClient):
     def _train(self, model: nn.Module, round_input: RoundInput) -> dict[str, float]:
-        data, cfg = round_input.data, self.method_cfg
+        cfg = self.method_cfg
         prefixes = list(cfg["personal_layers"])
         head = [p for n, p in model.named_parameters() if is_personal(n, prefixes)]
         body = [p for n, p in model.named_parameters() if not is_personal(n, prefixes)]
-        head_metrics = train_local(model, data.train_x, data.train_y, self.train_cfg, round_input.seed,
-                                   epochs=cfg["head_epochs"], params=head)
-        metrics = train_local(model, data.train_x, data.train_y, self.train_cfg, round_input.seed + 1,
-                              epochs=cfg["body_epochs"], params=body)
+        head_metrics = round_input.train(model, self.train_cfg, round_input.seed, epochs=cfg["head_epochs"],
+                                         params=head)
+        metrics = round_input.train(model, self.train_cfg, round_input.seed + 1, epochs=cfg["body_epochs"],
+                                    params=body)
         return metrics | {f"head_{k}": v for k, v in head_metrics.items()}

@@ -1,4 +1,4 @@
-"""Build the configured model."""
+"""Build the configured model for the configured data."""
 
 from __future__ import annotations
 
@@ -6,11 +6,16 @@ from typing import Any
 
 from torch import nn
 
+from fedkd.data.federated import input_shape, num_classes
+from fedkd.faces.student_net import LRStudent
 from fedkd.models.small_cnn import SmallCNN
 
-MODEL_CLASSES: dict[str, type[nn.Module]] = {"small_cnn": SmallCNN}
 
-
-def build_model(model_cfg: dict[str, Any], in_channels: int, num_classes: int) -> nn.Module:
-    params = {k: v for k, v in model_cfg.items() if k != "name"}
-    return MODEL_CLASSES[model_cfg["name"]](in_channels=in_channels, num_classes=num_classes, **params)
+def build_model(config: dict[str, Any]) -> nn.Module:
+    """The model of `config["model"]` for the data set's channels, input side and class count."""
+    channels, side = input_shape(config)
+    params = {k: v for k, v in config["model"].items() if k != "name"}
+    if config["model"]["name"] == "lr_student":
+        params["widths"] = tuple(params["widths"])
+        return LRStudent(in_channels=channels, num_classes=num_classes(config), input_size=side, **params)
+    return SmallCNN(in_channels=channels, num_classes=num_classes(config), **params)

@@ -31,7 +31,7 @@ CLIENT_COLUMNS = (
 
 
 class RunDirectory:
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, extra_client_columns: tuple[str, ...] = ()) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{name}"
         suffix = 1
@@ -42,7 +42,8 @@ class RunDirectory:
         self.path = root / f"{base}.incomplete"
         self.path.mkdir(parents=True)
         self._rounds = self._open_csv("rounds.csv", ROUND_COLUMNS)
-        self._clients = self._open_csv("clients.csv", CLIENT_COLUMNS)
+        self._clients = self._open_csv("clients.csv", CLIENT_COLUMNS[:-5] + extra_client_columns
+                                       + CLIENT_COLUMNS[-5:])
 
     def _open_csv(self, name: str, columns: tuple[str, ...]) -> tuple[Any, csv.DictWriter]:
         fh = open(self.path / name, "w", newline="")  # noqa: SIM115 - closed in finish()/fail()

@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+# Workload terms added to every objective: (model, x, y, row indices of the batch) -> named weighted terms.
+ExtraTerms = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 
 
 def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -31,9 +33,12 @@ def make_optimizer(params: Iterable[nn.Parameter], train_cfg: dict[str, Any]) ->
 def train_local(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, train_cfg: dict[str, Any], seed: int,
     objective: Objective = cross_entropy, epochs: int | None = None,
-    params: Iterable[nn.Parameter] | None = None,
+    params: Iterable[nn.Parameter] | None = None, extra_terms: ExtraTerms | None = None,
 ) -> dict[str, float]:
     """Run `epochs` (default `train.local_epochs`) over (x, y), optimising `params` (default: all).
+
+    `extra_terms` (the workload's own losses, e.g. face distillation from an HR teacher) are added to
+    the objective's terms on every batch; they receive the batch's row indices into (x, y).
 
     Returns the example-weighted means over all steps of the summed loss (`train_loss`), of each
     term (`loss_<name>`) and the training accuracy.
@@ -48,6 +53,8 @@ def train_local(
         for start in range(0, len(order), train_cfg["batch_size"]):
             batch = order[start:start + train_cfg["batch_size"]]
             logits, terms = objective(model, x[batch], y[batch])
+            if extra_terms is not None:
+                terms = terms | extra_terms(model, x[batch], y[batch], batch)
             loss = torch.stack(list(terms.values())).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -1,0 +1,62 @@
+"""The LR face student as a federated client workload: runs with FedAvg and FedCKD in-process, adds the
+face-distillation terms to the method's objective, and refuses combinations that cannot work."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from fedkd.app.inprocess import run_in_process
+from fedkd.config.compose import compose_config
+from fedkd.config.validate import validate
+from fedkd.distill.cckd import CCKD
+from fedkd.distill.logit_feature_kd import LogitFeatureKD
+from fedkd.errors import UserError
+from fedkd.faces.face_rules import check_dp_compatible
+
+FACES = ["dataset.num_identities=16", "dataset.images_per_identity=6", "dataset.resolution=32",
+         "dataset.num_families=4", "lowres.size=8", "model=lr_student", "model.widths=[8,16]",
+         "workload=face_kd", "workload.eval_identities=6", "workload.teacher.widths=[8,16]",
+         "workload.teacher.train.epochs=2", "workload.teacher.train.progress=false", "partition=iid",
+         "num_rounds=2", "simulation.num_clients=3", "simulation.backend=inprocess", "train.local_epochs=1"]
+
+
+def face_config(*overrides: str) -> dict:
+    base = [o for o in FACES if not (o.startswith("model.") and "model=small_cnn" in overrides)]
+    return validate(compose_config([*base, *overrides]))
+
+
+@pytest.mark.parametrize(("strategy", "method"), [("fedavg", "feature_kd"), ("fedckd", "cckd"),
+                                                  ("fedavg", "instance_relation")])
+def test_face_students_train_as_clients_with_distillation_terms(tmp_path, strategy, method):
+    path = run_in_process(face_config(f"strategy={strategy}", f"face_method@workload.method={method}"),
+                          output_root=tmp_path)
+    with open(path / "clients.csv") as fh:
+        trained = [row for row in csv.DictReader(fh) if row["phase"] == "train"]
+    assert len(trained) == 6  # 3 clients × 2 rounds
+    term = {"feature_kd": "loss_face_kd_feature", "cckd": "loss_face_kd_correlation",
+            "instance_relation": "loss_face_kd_relation"}[method]
+    assert all(float(row[term]) > 0 for row in trained)
+    if strategy == "fedckd":
+        second = [row for row in trained if row["round"] == "2"]
+        assert all(float(row["loss_kd_global"]) > 0 for row in second)  # FedCKD's own teachers still act
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("model=small_cnn", "model='small_cnn' is invalid; allowed: lr_student under workload=face_kd"),
+    ("face_method@workload.method=hinton_kd", "workload.method.distiller.lambda_logits=1.0 is invalid"),
+    ("face_method@workload.method=bridge", "workload.method='bridge' is invalid"),
+    ("lowres=none", "lowres='none' is invalid"),
+    ("model.embedding_dim=64", "model.embedding_dim=64 is invalid; allowed: workload.teacher.embedding_dim=128"),
+])
+def test_face_workload_refuses_what_cannot_work(override, message):
+    with pytest.raises(UserError, match=message):
+        face_config(override)
+
+
+def test_batch_coupled_losses_are_refused_under_differential_privacy():
+    check_dp_compatible(LogitFeatureKD, "sample", "workload.method.distiller")  # per-sample: allowed
+    check_dp_compatible(CCKD, "none", "workload.method.distiller")  # no DP: allowed
+    with pytest.raises(UserError, match="workload.method.distiller=CCKD couples the samples of a batch"):
+        check_dp_compatible(CCKD, "sample", "workload.method.distiller")
