@@ -4,13 +4,16 @@ VENV ?= .venv
 ARGS ?=
 FLWR_ARGS ?=
 
-.PHONY: setup run flwr-run stop-superlink test lint bench compare clean
+.PHONY: setup run faces flwr-run stop-superlink test lint bench compare face-table clean
 
 setup:
 	@scripts/setup.sh
 
 run: setup  ## main job: FedAvg on the embedded faces (pass Hydra overrides in ARGS="...")
 	@$(VENV)/bin/fedkd-sim $(ARGS)
+
+faces: setup  ## LR face distillation: HR teacher (cached) -> 16 px student (pass overrides in ARGS="...")
+	@$(VENV)/bin/fedkd-faces $(ARGS)
 
 flwr-run: setup  ## the same app through `flwr run .` (local SuperLink in the background)
 	@source scripts/flwr-env.sh && n=$$(fedkd-config --get simulation.num_clients $(ARGS)) && \
@@ -32,9 +35,13 @@ bench: setup  ## round overhead, face set difficulty, client update cost, client
 	@$(VENV)/bin/python benchmarks/face_difficulty.py
 	@$(VENV)/bin/python benchmarks/client_update_cost.py
 	@$(VENV)/bin/python benchmarks/client_state_memory.py
+	@$(VENV)/bin/python benchmarks/face_student_speed.py
 
 compare: setup  ## personalized-FL comparison table (docs/results/personalization.*; 40 min here)
 	@$(VENV)/bin/python benchmarks/personalization_comparison.py --workers 2
+
+face-table: setup  ## LR face students: resolution x method table (docs/results/face_distillation.*)
+	@$(VENV)/bin/python benchmarks/face_distillation_table.py --workers 2
 
 clean:
 	rm -rf results multirun .pytest_cache .ruff_cache

@@ -85,3 +85,23 @@ def test_cli_reports_a_bad_value_in_one_line_and_writes_nothing(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "error: lowres.size=100 is invalid; allowed: at most dataset.resolution=64"]
     assert not any(Path(tmp_path).iterdir())
+
+
+def test_a_user_image_folder_runs_through_the_protocols(tmp_path):
+    from PIL import Image
+
+    from fedkd.data.synthetic_faces import FaceSpec, generate_faces
+
+    images, labels = generate_faces(FaceSpec(num_identities=12, images_per_identity=5, resolution=32,
+                                             num_families=3, seed=4))
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        folder = tmp_path / "faces" / f"person_{label:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{i}.png")
+    overrides = [o for o in TINY if not o.startswith("dataset.")]
+    config = validate_faces(compose_config(
+        [*overrides, "dataset=imagefolder", f"dataset.root={tmp_path / 'faces'}", "dataset.resolution=32",
+         "evaluation.eval_identities=4", "face_method=feature_kd"], config_name="faces"))
+    metrics = run_face_experiment(config, tmp_path / "run")
+    assert 0.0 <= metrics["student_verification_accuracy"] <= 1.0
+    assert metrics["teacher_hr_rank1"] >= 0.0
