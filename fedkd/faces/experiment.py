@@ -21,7 +21,7 @@ from fedkd.faces.face_split import FaceSplit, split_identities
 from fedkd.faces.networks import build_student
 from fedkd.faces.schedules import SCHEDULES, DistillationContext
 from fedkd.faces.student_net import parameter_count, size_megabytes
-from fedkd.faces.teacher_store import load_or_train_teacher
+from fedkd.faces.teacher_store import load_or_train_teacher, teacher_data_key
 from fedkd.paths import expand
 
 
@@ -34,11 +34,6 @@ def degrade(config: dict[str, Any], images: torch.Tensor, seed: int) -> torch.Te
     lr = config["lowres"]
     transform = LowResolution(lr["size"], lr["kernel"], lr["blur_sigma"], lr["noise_std"], upsample=False)
     return transform(images, torch.Generator().manual_seed(seed))
-
-
-def _data_key(config: dict[str, Any]) -> dict[str, Any]:
-    return {"dataset": config["dataset"], "evaluation": {k: config["evaluation"][k]
-                                                         for k in ("eval_identities", "split_seed")}}
 
 
 def student_size(student: torch.nn.Module) -> dict[str, float]:
@@ -54,8 +49,9 @@ def run_face_experiment(config: dict[str, Any], out_dir: Path) -> dict[str, Any]
     started = time.perf_counter()
     split = load_split(config)
     eval_cfg, seed = config["evaluation"], config["seed"]
-    teacher, route, teacher_path = load_or_train_teacher(split, config["teacher"], config["teacher"]["seed"],
-                                                         expand(config["data_cache"]), _data_key(config))
+    data_key = teacher_data_key(config["dataset"], eval_cfg["eval_identities"], eval_cfg["split_seed"])
+    teacher, route, teacher_path = load_or_train_teacher(split, config["teacher"], expand(config["data_cache"]),
+                                                         data_key)
     teacher_hr = embed(teacher, split.eval_hr, eval_cfg["flip"])
     metrics: dict[str, Any] = {f"teacher_hr_{k}": v for k, v in
                                protocol_metrics(teacher_hr, split.eval_y, eval_cfg, eval_cfg["split_seed"]).items()}

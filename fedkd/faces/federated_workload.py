@@ -24,7 +24,7 @@ from fedkd.errors import UserError
 from fedkd.faces.face_split import split_identities
 from fedkd.faces.networks import build_teacher
 from fedkd.faces.teacher_net import ResNetFace
-from fedkd.faces.teacher_store import load_or_train_teacher, teacher_cache_path, teacher_recipe
+from fedkd.faces.teacher_store import load_or_train_teacher, teacher_cache_path, teacher_data_key, teacher_recipe
 from fedkd.faces.training_loop import precompute_outputs
 from fedkd.paths import expand
 from fedkd.training.local import ExtraTerms
@@ -49,9 +49,7 @@ def adapts_batchnorm(config: dict[str, Any]) -> bool:
 
 def _teacher_inputs(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     workload = config["workload"]
-    data_key = {"dataset": config["dataset"], "evaluation": {"eval_identities": workload["eval_identities"],
-                                                             "split_seed": workload["split_seed"]}}
-    return workload["teacher"], data_key
+    return workload["teacher"], teacher_data_key(config["dataset"], workload["eval_identities"], workload["split_seed"])
 
 
 def ensure_teacher(config: dict[str, Any]) -> None:
@@ -59,7 +57,7 @@ def ensure_teacher(config: dict[str, Any]) -> None:
     teacher_cfg, data_key = _teacher_inputs(config)
     data = load_image_data(config["dataset"], config["data_cache"])
     split = split_identities(data, config["workload"]["eval_identities"], config["workload"]["split_seed"])
-    load_or_train_teacher(split, teacher_cfg, teacher_cfg["seed"], expand(config["data_cache"]), data_key)
+    load_or_train_teacher(split, teacher_cfg, expand(config["data_cache"]), data_key)
 
 
 @lru_cache(maxsize=4)

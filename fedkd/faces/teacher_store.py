@@ -30,6 +30,11 @@ def teacher_cache_path(cache_dir: Path, key: dict[str, Any]) -> Path:
     return cache_dir / f"face-teacher-{digest}.pt"
 
 
+def teacher_data_key(dataset: dict[str, Any], eval_identities: int, split_seed: int) -> dict[str, Any]:
+    """What determines the teacher's training data: the face set and its identity split."""
+    return {"dataset": dataset, "evaluation": {"eval_identities": eval_identities, "split_seed": split_seed}}
+
+
 def teacher_recipe(cfg: dict[str, Any], data_key: dict[str, Any]) -> dict[str, Any]:
     """Everything that determines the teacher's weights (not its progress display)."""
     recipe = cfg | {"train": {k: v for k, v in cfg["train"].items() if k != "progress"}}
@@ -40,7 +45,8 @@ def _anchor_epochs(epochs: int, anchors: int) -> set[int]:
     return {max(1, round(epochs * k / anchors)) for k in range(1, anchors + 1)}
 
 
-def train_teacher(split: FaceSplit, cfg: dict[str, Any], seed: int) -> tuple[ResNetFace, list[StateDict]]:
+def train_teacher(split: FaceSplit, cfg: dict[str, Any]) -> tuple[ResNetFace, list[StateDict]]:
+    seed = cfg["seed"]
     torch.manual_seed(seed)
     teacher = build_teacher(cfg, split.train_hr.shape[1], split.num_train_identities)
     route: list[StateDict] = []
@@ -55,7 +61,7 @@ def train_teacher(split: FaceSplit, cfg: dict[str, Any], seed: int) -> tuple[Res
     return teacher, route
 
 
-def load_or_train_teacher(split: FaceSplit, cfg: dict[str, Any], seed: int, cache_dir: Path,
+def load_or_train_teacher(split: FaceSplit, cfg: dict[str, Any], cache_dir: Path,
                           data_key: dict[str, Any]) -> tuple[ResNetFace, list[StateDict], Path]:
     """The cached teacher (eval mode) and its route; trains and stores it on first use."""
     path = teacher_cache_path(cache_dir, teacher_recipe(cfg, data_key))
@@ -64,7 +70,7 @@ def load_or_train_teacher(split: FaceSplit, cfg: dict[str, Any], seed: int, cach
         teacher = build_teacher(cfg, split.train_hr.shape[1], split.num_train_identities)
         teacher.load_state_dict(saved["route"][-1])
         return teacher.eval(), saved["route"], path
-    teacher, route = train_teacher(split, cfg, seed)
+    teacher, route = train_teacher(split, cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.pt")
     try:

@@ -12,21 +12,10 @@ from __future__ import annotations
 
 import torch
 
-from fedkd.distill.face_distiller import FaceDistiller, Terms, feature_regression
-from fedkd.distill.outputs import Outputs
+from fedkd.distill.logit_feature_kd import LogitFeatureKD
 from fedkd.faces.networks import build_teacher
 from fedkd.faces.schedules.context import DistillationContext
 from fedkd.faces.training_loop import History, precompute_outputs, train_embedder
-
-
-class _RegressOnTeacher(FaceDistiller):
-    def __init__(self, weight: float) -> None:
-        super().__init__()
-        self.weight = weight
-
-    def forward(self, student: Outputs, teacher: Outputs, labels: torch.Tensor,
-                assistant: Outputs | None = None) -> Terms:
-        return {"kd_bridge": self.weight * feature_regression(student.embedding, teacher.embedding)}
 
 
 def bridge_distillation(ctx: DistillationContext) -> History:
@@ -39,7 +28,8 @@ def bridge_distillation(ctx: DistillationContext) -> History:
     torch.manual_seed(ctx.seed)
     bridge = build_teacher(bridge_cfg, hr.shape[1], ctx.teacher.head.weight.shape[0])
     step1 = train_embedder(bridge, hr, y, ctx.teacher_cfg["train"] | {"epochs": ctx.method["bridge_epochs"]},
-                           ctx.seed, _RegressOnTeacher(ctx.method["lambda_feature"]), lambda e: teacher_outputs,
+                           ctx.seed, LogitFeatureKD(lambda_logits=0.0, lambda_feature=ctx.method["lambda_feature"]),
+                           lambda e: teacher_outputs,
                            desc="bridge (step 1)")
     bridge_outputs = precompute_outputs(bridge, hr)
     ctx.distiller.prepare(bridge_outputs.embedding, y)
