@@ -43,6 +43,8 @@ def test_every_method_trains_and_reports_the_protocols(method, tmp_path):
     history = [json.loads(line) for line in (tmp_path / method / "history.jsonl").read_text().splitlines()]
     assert history and all(math_finite(row["loss"]) for row in history)
     assert json.loads((tmp_path / method / "metrics.json").read_text())["student_parameters"] > 0
+    assert "student (LR)" in (tmp_path / method / "summary.md").read_text()
+    assert not (tmp_path / f"{method}.incomplete").exists()
 
 
 def math_finite(value: float) -> bool:

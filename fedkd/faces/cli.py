@@ -8,6 +8,7 @@ Every job is validated before the first one starts.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import hydra
@@ -26,13 +27,23 @@ def _run_job(cfg: DictConfig) -> None:
 
     try:
         config = validate_faces(cfg)
-        out_dir = expand(config["output"]["root"]) / config["output"]["name"]
+        out_dir = unique_run_dir(expand(config["output"]["root"]), config["output"]["name"])
         metrics = run_face_experiment(config, out_dir)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(USAGE_EXIT_CODE)
     print(headline(metrics))
     print(Path(out_dir))
+
+
+def unique_run_dir(root: Path, name: str) -> Path:
+    """`<root>/<time>-<name>`, with a numeric suffix if that exists already."""
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+    path, suffix = root / base, 1
+    while path.exists():
+        suffix += 1
+        path = root / f"{base}-{suffix}"
+    return path
 
 
 def main() -> None:

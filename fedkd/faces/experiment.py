@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from fedkd.faces.adabn import adapt_batchnorm
 from fedkd.faces.evaluation import embed, protocol_metrics
 from fedkd.faces.face_split import FaceSplit, split_identities
 from fedkd.faces.networks import build_student
+from fedkd.faces.report import headline
 from fedkd.faces.schedules import SCHEDULES, DistillationContext
 from fedkd.faces.student_net import parameter_count, size_megabytes
 from fedkd.faces.teacher_store import load_or_train_teacher, teacher_data_key
@@ -83,12 +85,19 @@ def run_face_experiment(config: dict[str, Any], out_dir: Path) -> dict[str, Any]
 
 def _write(out_dir: Path, config: dict[str, Any], history: list[dict[str, float]], metrics: dict[str, Any],
            student: torch.nn.Module, teacher_path: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    with open(out_dir / "history.jsonl", "w") as fh:
+    """Write everything into `<out_dir>.incomplete`, then rename it into place (replacing an older run)."""
+    staging = out_dir.with_name(out_dir.name + ".incomplete")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    (staging / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    with open(staging / "history.jsonl", "w") as fh:
         for row in history:
             fh.write(json.dumps(row) + "\n")
     summary = {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in metrics.items()}
     summary["teacher_checkpoint"] = str(teacher_path)
-    (out_dir / "metrics.json").write_text(json.dumps(summary, indent=2))
-    torch.save(student.state_dict(), out_dir / "student.pt")
+    (staging / "metrics.json").write_text(json.dumps(summary, indent=2))
+    (staging / "summary.md").write_text("```\n" + headline(summary) + "\n```\n")
+    torch.save(student.state_dict(), staging / "student.pt")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    staging.rename(out_dir)
