@@ -9,6 +9,7 @@ DP-SGD's sensitivity analysis does not hold for it).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import torch
@@ -20,15 +21,16 @@ from fedkd.distill.outputs import Outputs
 Terms = dict[str, torch.Tensor]
 
 
-class FaceDistiller(nn.Module):
+class FaceDistiller(nn.Module, ABC):
     batch_coupled: ClassVar[bool] = False
 
     def prepare(self, teacher_embeddings: torch.Tensor, labels: torch.Tensor) -> None:
         """Fit anything the loss needs from the teacher on the training set (default: nothing)."""
 
+    @abstractmethod
     def forward(self, student: Outputs, teacher: Outputs, labels: torch.Tensor,
                 assistant: Outputs | None = None) -> Terms:
-        raise NotImplementedError
+        """Named, weighted loss terms of one batch."""
 
 
 def unit(embedding: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from fedkd.faces.margin_head import CosineHead
+from fedkd.faces.teacher_net import staged_maps
 
 
 def _separable(c_in: int, c_out: int, stride: int) -> nn.Sequential:
@@ -54,11 +55,7 @@ class LRStudent(nn.Module):
         self.input_size = input_size
 
     def stage_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        maps, h = [], self.stem((x - 0.5) / 0.25)
-        for stage in self.stages:
-            h = stage(h)
-            maps.append(h)
-        return maps
+        return staged_maps(self.stem, self.stages, x)
 
     def embedding(self, x: torch.Tensor) -> torch.Tensor:
         return self.tail(self.stage_features(x)[-1])

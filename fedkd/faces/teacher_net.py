@@ -28,6 +28,15 @@ class BasicBlock(nn.Module):
         return self.act(self.body(x) + self.shortcut(x))
 
 
+def staged_maps(stem: nn.Module, stages: nn.ModuleList, x: torch.Tensor) -> list[torch.Tensor]:
+    """Each stage's output map for inputs in [0,1] (centred before the stem)."""
+    maps, h = [], stem((x - 0.5) / 0.25)
+    for stage in stages:
+        h = stage(h)
+        maps.append(h)
+    return maps
+
+
 class ResNetFace(nn.Module):
     """Stem (stride 2) + one residual stage per entry of `widths` + pooled embedding + cosine head.
 
@@ -53,11 +62,7 @@ class ResNetFace(nn.Module):
         self.head = CosineHead(embedding_dim, num_classes, scale)
 
     def stage_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        maps, h = [], self.stem((x - 0.5) / 0.25)
-        for stage in self.stages:
-            h = stage(h)
-            maps.append(h)
-        return maps
+        return staged_maps(self.stem, self.stages, x)
 
     def embed_maps(self, last_map: torch.Tensor) -> torch.Tensor:
         return self.tail(last_map)

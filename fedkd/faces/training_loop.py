@@ -27,6 +27,17 @@ def precompute_outputs(model: nn.Module, x: torch.Tensor, batch_size: int = 512)
     return Outputs(torch.cat([p.embedding for p in parts]), torch.cat([p.logits for p in parts]))
 
 
+def step_on_terms(opt: torch.optim.Optimizer, terms: dict[str, torch.Tensor], sums: dict[str, float],
+                  batch_size: int) -> None:
+    """One optimiser step on the sum of the terms; adds each term (and the total as `loss`) × batch size to `sums`."""
+    loss = torch.stack(list(terms.values())).sum()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    for name, value in (("loss", loss), *terms.items()):
+        sums[name] = sums.get(name, 0.0) + value.item() * batch_size
+
+
 def _slice(outputs: Outputs | None, rows: torch.Tensor) -> Outputs | None:
     return None if outputs is None else Outputs(outputs.embedding[rows], outputs.logits[rows])
 
@@ -65,12 +76,7 @@ def train_embedder(
                                                 train_cfg["margin"])}
             if teacher is not None:
                 terms |= distiller(student, _slice(teacher, rows), y[rows], _slice(assistant, rows))
-            loss = torch.stack(list(terms.values())).sum()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            for name, value in (("loss", loss), *terms.items()):
-                sums[name] = sums.get(name, 0.0) + value.item() * len(rows)
+            step_on_terms(opt, terms, sums, len(rows))
         sched.step()
         history.append({"epoch": epoch + 1} | {k: v / len(y) for k, v in sums.items()})
         if on_epoch_end is not None:

@@ -20,7 +20,7 @@ from fedkd.distill.outputs import Outputs
 from fedkd.faces.margin_head import margin_cross_entropy
 from fedkd.faces.networks import build_teacher
 from fedkd.faces.schedules.context import DistillationContext
-from fedkd.faces.training_loop import History
+from fedkd.faces.training_loop import History, step_on_terms
 
 
 def _guide(c_in: int, c_out: int) -> nn.Sequential:
@@ -67,12 +67,7 @@ def evolutionary_distillation(ctx: DistillationContext) -> History:
                 "kd_guide": method["lambda_guide"] * guide,
                 "kd_logits": method["lambda_logits"] * kd,
             }
-            loss = torch.stack(list(terms.values())).sum()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            for name, value in (("loss", loss), *terms.items()):
-                sums[name] = sums.get(name, 0.0) + value.item() * len(rows)
+            step_on_terms(opt, terms, sums, len(rows))
         sched.step()
         history.append({"epoch": epoch + 1} | {k: v / len(ctx.train_y) for k, v in sums.items()})
     student.eval()
