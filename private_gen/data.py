@@ -1,0 +1,46 @@
+"""Private training data for the generators: an embedded or user data set split once into a private
+training split (the only data the generator sees) and a held-out real split for evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from fedkd.data.federated import load_image_data
+from fedkd.data.partition import train_test_split
+from fedkd.errors import UserError
+
+
+@dataclass(frozen=True)
+class GenerationData:
+    train_x: torch.Tensor   # (N, C, H, W) in [0, 1]
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    num_classes: int
+    name: str
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
+
+
+def load_generation_data(dataset: dict[str, Any], data: dict[str, Any], data_cache: str) -> GenerationData:
+    """Load `dataset`, optionally resize to `data.resolution`, split off `data.test_fraction` as real test data."""
+    images = load_image_data(dataset, data_cache)
+    train_idx, test_idx = train_test_split(np.arange(len(images.labels)), data["test_fraction"], data["split_seed"])
+    if data["max_train"] is not None:
+        train_idx = train_idx[: data["max_train"]]
+    if len(train_idx) < 10:
+        raise UserError(f"dataset={images.name} leaves {len(train_idx)} training images; lower data.test_fraction")
+    train_x, train_y = images.tensors(train_idx)
+    test_x, test_y = images.tensors(test_idx)
+    if data["resolution"] is not None and data["resolution"] != images.resolution:
+        size = (data["resolution"], data["resolution"])
+        train_x = F.interpolate(train_x, size=size, mode="area").clamp(0, 1)
+        test_x = F.interpolate(test_x, size=size, mode="area").clamp(0, 1)
+    return GenerationData(train_x, train_y, test_x, test_y, images.num_classes, images.name)

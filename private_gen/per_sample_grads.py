@@ -1,0 +1,32 @@
+"""Per-sample gradients of the sliced score matching loss with torch.func (vmap over grad).
+
+The loss holds a JVP of the network in its input, so Opacus' backward hooks cannot compute per-sample
+gradients; Opacus runs in its `no_op` mode and receives these as `p.grad_sample`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad_and_value, vmap
+
+from private_gen.sliced_score import SSMBatch, StatsHook, annealed_ssm_loss
+
+
+def per_sample_grads(model: nn.Module, batch: SSMBatch, variance_reduced: bool,
+                     perturb: StatsHook | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Gradient of each sample's loss w.r.t. every trainable parameter (name → (B, *param.shape)) and the
+    per-sample losses (B,)."""
+    params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+    buffers = {n: b.detach() for n, b in model.named_buffers()}
+    sigmas = buffers["sigmas"]
+
+    def one_sample(theta: dict[str, torch.Tensor], x, label, level, noise, v) -> torch.Tensor:
+        def net(z: torch.Tensor, lv: torch.Tensor, lb: torch.Tensor) -> torch.Tensor:
+            return functional_call(model, (theta, buffers), (z, lv, lb))
+
+        single = SSMBatch(x[None], label[None], level[None], noise[None], v[None])
+        return annealed_ssm_loss(net, sigmas, single, variance_reduced, perturb).squeeze(0)
+
+    fn = vmap(grad_and_value(one_sample), in_dims=(None, 0, 0, 0, 0, 0), randomness="different")
+    return fn(params, batch.x, batch.label, batch.level, batch.noise, batch.v)

@@ -1,0 +1,20 @@
+"""One-line summaries of a generation run; every ε names its δ, accountant and scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def privacy_line(privacy: dict[str, Any]) -> str:
+    if privacy.get("epsilon") is None:
+        return f"privacy: {privacy['mechanism']} — {privacy['guarantee']}"
+    return (f"privacy: {privacy['mechanism']} — ε={privacy['epsilon']:.3f} at δ={privacy['delta']:g} "
+            f"({privacy['accountant'].upper()} accountant; {privacy['scope']})")
+
+
+def headline(metrics: dict[str, Any]) -> str:
+    parts = [f"Fréchet distance {metrics['frechet_distance']:.2f}"]
+    if "cnn_accuracy" in metrics:
+        parts += [f"CNN acc {metrics['cnn_accuracy']:.3f}", f"logreg acc {metrics['logreg_accuracy']:.3f}"]
+    parts += [f"train {metrics['train_seconds']:.0f} s", f"sample {metrics['sample_seconds']:.0f} s"]
+    return " | ".join(parts)
