@@ -34,7 +34,8 @@ COMMON: dict[str, Rule] = {
     "sampler.name": choice(("hmc", "langevin")), "sampler.step_size": POSITIVE,
     "sampler.evals_per_level": integer(1), "sampler.denoise": BOOL, "sampler.batch_size": integer(1),
 }
-SAMPLER_RULES = {"hmc": {"sampler.leapfrog_steps": integer(1), "sampler.friction": number(0)}, "langevin": {}}
+SAMPLER_RULES = {"hmc": {"sampler.leapfrog_steps": integer(1), "sampler.friction": number(0),
+                       "sampler.step_jitter": number(0, 1, hi_open=True)}, "langevin": {}}
 GENERATOR_RULES: dict[str, dict[str, Rule]] = {
     "score": {
         "generator.network.width": integer(8), "generator.network.blocks_per_scale": integer(1),
@@ -43,7 +44,7 @@ GENERATOR_RULES: dict[str, dict[str, Rule]] = {
         "generator.noise.sigma_max": POSITIVE, "generator.noise.sigma_min": POSITIVE,
         "generator.noise.num_levels": integer(1),
         "generator.ssm.num_projections": integer(1), "generator.ssm.projection": choice(PROJECTION_KINDS),
-        "generator.ssm.variance_reduced": BOOL,
+        "generator.ssm.variance_reduced": BOOL, "generator.ssm.noise_multiplicity": integer(1),
         "generator.train.epochs": integer(1), "generator.train.batch_size": integer(1),
         "generator.train.lr": POSITIVE, "generator.train.ema_decay": number(0, 1, hi_open=True),
         "generator.train.progress": BOOL,

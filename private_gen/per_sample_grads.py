@@ -13,10 +13,11 @@ from torch.func import functional_call, grad_and_value, vmap
 from private_gen.sliced_score import SSMBatch, StatsHook, annealed_ssm_loss
 
 
-def per_sample_grads(model: nn.Module, batch: SSMBatch, variance_reduced: bool,
+def per_sample_grads(model: nn.Module, batch: SSMBatch, variance_reduced: bool, multiplicity: int = 1,
                      perturb: StatsHook | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Gradient of each sample's loss w.r.t. every trainable parameter (name → (B, *param.shape)) and the
-    per-sample losses (B,)."""
+    per-sample losses (B,). With `multiplicity` K the batch holds K consecutive rows per sample (see
+    `draw_batch`) and a sample's loss is the mean over its rows."""
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
     buffers = {n: b.detach() for n, b in model.named_buffers()}
     sigmas = buffers["sigmas"]
@@ -25,8 +26,10 @@ def per_sample_grads(model: nn.Module, batch: SSMBatch, variance_reduced: bool,
         def net(z: torch.Tensor, lv: torch.Tensor, lb: torch.Tensor) -> torch.Tensor:
             return functional_call(model, (theta, buffers), (z, lv, lb))
 
-        single = SSMBatch(x[None], label[None], level[None], noise[None], v[None])
-        return annealed_ssm_loss(net, sigmas, single, variance_reduced, perturb).squeeze(0)
+        return annealed_ssm_loss(net, sigmas, SSMBatch(x, label, level, noise, v), variance_reduced, perturb).mean()
+
+    def per_sample(t: torch.Tensor) -> torch.Tensor:
+        return t.view(-1, multiplicity, *t.shape[1:])
 
     fn = vmap(grad_and_value(one_sample), in_dims=(None, 0, 0, 0, 0, 0), randomness="different")
-    return fn(params, batch.x, batch.label, batch.level, batch.noise, batch.v)
+    return fn(params, *(per_sample(t) for t in (batch.x, batch.label, batch.level, batch.noise, batch.v)))

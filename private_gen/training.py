@@ -29,6 +29,7 @@ class SSMSettings:
     num_projections: int
     projection: str
     variance_reduced: bool
+    noise_multiplicity: int = 1
     progress: bool = False
 
     @classmethod
@@ -50,7 +51,8 @@ def train_ssm(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, settings: SSMSe
     for epoch in tqdm(range(settings.epochs), desc="score matching", disable=not settings.progress):
         total, count = 0.0, 0
         for idx in torch.randperm(len(x), generator=gen).split(settings.batch_size):
-            batch = draw_batch(x[idx], y[idx], len(model.sigmas), settings.num_projections, settings.projection, gen)
+            batch = draw_batch(x[idx], y[idx], len(model.sigmas), settings.num_projections, settings.projection, gen,
+                               settings.noise_multiplicity)
             loss = annealed_ssm_loss(model, model.sigmas, batch, settings.variance_reduced, perturb).mean()
             optimizer.zero_grad()
             loss.backward()

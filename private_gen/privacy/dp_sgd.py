@@ -20,6 +20,7 @@ from opacus import PrivacyEngine
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
+from fedkd.errors import UserError
 from private_gen.per_sample_grads import per_sample_grads
 from private_gen.privacy.accounting import noise_for_target, spent, steps_within_budget
 from private_gen.score_net import ScoreNet
@@ -56,15 +57,19 @@ def train_ssm_dp_sgd(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, settings
     """Train with DP-SGD; returns the EMA network, one history row per epoch and the privacy report."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1)
-    n, accountant = len(x), privacy["accountant"]
-    sample_rate = settings.batch_size / n
-    steps_per_epoch = math.ceil(n / settings.batch_size)
+    accountant = privacy["accountant"]
+    # Opacus' Poisson loader samples each record with rate 1/len(loader), the rate it accounts with.
+    steps_per_epoch = math.ceil(len(x) / settings.batch_size)
+    sample_rate = 1.0 / steps_per_epoch
     planned = settings.epochs * steps_per_epoch
     delta, target = privacy["delta"], privacy["target_epsilon"]
     sigma = privacy["noise_multiplier"]
     if sigma is None:
         sigma = noise_for_target(target, delta, sample_rate, planned, accountant)
     allowed = steps_within_budget(sigma, sample_rate, target, delta, accountant, planned)
+    if allowed == 0:
+        raise UserError(f"gen_privacy.noise_multiplier={sigma} spends gen_privacy.target_epsilon={target} in one step; "
+                        "raise the noise multiplier (or set it to null) or the target")
 
     engine = PrivacyEngine(accountant=accountant)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
@@ -82,8 +87,9 @@ def train_ssm_dp_sgd(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, settings
             if step >= allowed:
                 break
             if len(xb):
-                batch = draw_batch(xb, yb, len(model.sigmas), settings.num_projections, settings.projection, gen)
-                grads, losses = per_sample_grads(model, batch, settings.variance_reduced)
+                batch = draw_batch(xb, yb, len(model.sigmas), settings.num_projections, settings.projection, gen,
+                                   settings.noise_multiplicity)
+                grads, losses = per_sample_grads(model, batch, settings.variance_reduced, settings.noise_multiplicity)
                 total, count = total + losses.sum().item(), count + len(xb)
             else:
                 grads = {name: torch.zeros((0, *p.shape)) for name, p in params}

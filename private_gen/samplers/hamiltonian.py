@@ -4,7 +4,9 @@ Hamiltonian Monte Carlo: Neal, "MCMC using Hamiltonian dynamics", 2011).
 At each noise level σ_i (largest first) trajectories of `leapfrog_steps` leapfrog steps of size
 ε_i = √α_i integrate dx/dt = p, dp/dt = ∇ₓ log p_σi(x) ≈ s(x, σ_i) with unit mass. Between trajectories
 the momentum is partially refreshed, p ← γ p + √(1-γ²) ξ with γ = exp(-friction · ε_i · L), so
-friction → ∞ is a full refresh and friction = 0 keeps the momentum (no refresh). Where a log-density is
+friction → ∞ is a full refresh and friction = 0 keeps the momentum (no refresh). Each chain's step is
+drawn uniformly from ε_i·[1 - jitter, 1 + jitter] per trajectory (Neal 2011, §5.4.2.2): a fixed trajectory
+length near half a period of some direction only reflects the chain there and barely mixes it. Where a log-density is
 available a Metropolis step accepts or rejects each trajectory (and flips the momentum on rejection);
 a learned score has no energy, so that correction is skipped. The sampler is batched: all chains move
 together and every score call evaluates the whole batch.
@@ -19,8 +21,8 @@ import torch
 from private_gen.samplers.schedule import LevelLogDensity, LevelScore, SamplerResult, step_sizes
 
 
-def _leapfrog(score: LevelScore, x: torch.Tensor, p: torch.Tensor, grad: torch.Tensor, level: int, eps: float,
-              steps: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _leapfrog(score: LevelScore, x: torch.Tensor, p: torch.Tensor, grad: torch.Tensor, level: int,
+              eps: torch.Tensor | float, steps: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     p = p + 0.5 * eps * grad
     for step in range(steps):
         x = x + eps * p
@@ -32,8 +34,8 @@ def _leapfrog(score: LevelScore, x: torch.Tensor, p: torch.Tensor, grad: torch.T
 @torch.no_grad()
 def annealed_hamiltonian(score: LevelScore, x: torch.Tensor, sigmas: torch.Tensor, step_size: float,
                          evals_per_level: int, leapfrog_steps: int = 3, friction: float = 1.0,
-                         log_density: LevelLogDensity | None = None, generator: torch.Generator | None = None,
-                         denoise: bool = True) -> SamplerResult:
+                         step_jitter: float = 0.0, log_density: LevelLogDensity | None = None,
+                         generator: torch.Generator | None = None, denoise: bool = True) -> SamplerResult:
     """About `evals_per_level` score evaluations per level, in trajectories of `leapfrog_steps` steps.
 
     Each trajectory costs `leapfrog_steps` evaluations (the gradient at its end is reused at the start
@@ -53,7 +55,8 @@ def annealed_hamiltonian(score: LevelScore, x: torch.Tensor, sigmas: torch.Tenso
         accepted = 0.0
         for _ in range(trajectories):
             p = keep * p + math.sqrt(1.0 - keep ** 2) * torch.randn(x.shape, generator=generator, dtype=x.dtype)
-            x_new, p_new, grad_new = _leapfrog(score, x, p, grad, level, eps, leapfrog_steps)
+            jitter = 1.0 + step_jitter * (2 * torch.rand((len(x), *[1] * (x.dim() - 1)), generator=generator) - 1)
+            x_new, p_new, grad_new = _leapfrog(score, x, p, grad, level, eps * jitter, leapfrog_steps)
             evaluations += leapfrog_steps
             if log_density is None:
                 x, p, grad = x_new, p_new, grad_new

@@ -1,0 +1,153 @@
+"""Privacy of the generators: accountant ε against Google's dp-accounting, the noise search, DP-SGD
+clipping every per-sample gradient before noise, training stopping at the budget, the DP-MERF release,
+and the projection-perturbation hook."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from opacus.optimizers.optimizer import DPOptimizer
+
+from fedkd.errors import UserError
+from private_gen.dp_merf import FourierFeatures, class_embedding, release_embedding
+from private_gen.noise_levels import geometric_sigmas
+from private_gen.privacy import dp_sgd
+from private_gen.privacy.accounting import epsilon, noise_for_target, steps_within_budget
+from private_gen.privacy.projection_perturbation import ProjectionPerturbation
+from private_gen.score_net import ScoreNet
+from private_gen.sliced_score import ProjectionStats
+from private_gen.training import SSMSettings
+
+dpa = pytest.importorskip("dp_accounting", reason="dp-accounting is a dev dependency (pip install -e .[dev])")
+
+CASES = [(0.01, 1.1, 1000), (0.05, 1.0, 1000), (0.2, 2.0, 300), (1.0, 5.0, 1)]
+
+
+@pytest.mark.parametrize(("q", "sigma", "steps"), CASES)
+def test_rdp_epsilon_matches_dp_accounting_within_one_percent(q, sigma, steps):
+    from dp_accounting.rdp import rdp_privacy_accountant
+
+    reference = rdp_privacy_accountant.RdpAccountant()
+    reference.compose(dpa.PoissonSampledDpEvent(q, dpa.GaussianDpEvent(sigma)), steps)
+    ours = epsilon(sigma, q, steps, 1e-5, "rdp")
+    assert ours == pytest.approx(reference.get_epsilon(1e-5), rel=0.01)
+
+
+@pytest.mark.parametrize(("q", "sigma", "steps"), CASES[:3])
+def test_prv_epsilon_matches_dp_accounting_pld_within_one_percent(q, sigma, steps):
+    from dp_accounting.pld import pld_privacy_accountant
+
+    reference = pld_privacy_accountant.PLDAccountant(value_discretization_interval=1e-4)
+    reference.compose(dpa.PoissonSampledDpEvent(q, dpa.GaussianDpEvent(sigma)), steps)
+    ours = epsilon(sigma, q, steps, 1e-5, "prv")
+    assert ours == pytest.approx(reference.get_epsilon(1e-5), rel=0.01)
+
+
+@pytest.mark.parametrize("accountant", ["rdp", "prv"])
+def test_noise_search_lands_just_under_the_target(accountant):
+    sigma = noise_for_target(4.0, 1e-5, 0.02, 500, accountant)
+    assert 3.95 <= epsilon(sigma, 0.02, 500, 1e-5, accountant) <= 4.0
+    assert epsilon(sigma * 0.97, 0.02, 500, 1e-5, accountant) > 4.0
+
+
+def test_steps_within_budget_is_the_last_step_under_the_target():
+    steps = steps_within_budget(1.0, 0.01, 2.0, 1e-5, "rdp", max_steps=100_000)
+    assert 0 < steps < 100_000
+    assert epsilon(1.0, 0.01, steps, 1e-5, "rdp") <= 2.0 < epsilon(1.0, 0.01, steps + 1, 1e-5, "rdp")
+    assert steps_within_budget(1.0, 0.01, 2.0, 1e-5, "rdp", max_steps=5) == 5
+
+
+def tiny_problem(n: int = 48) -> tuple[ScoreNet, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    net = ScoreNet(1, geometric_sigmas(1.0, 0.1, 3), width=8, num_classes=2, groups=4)
+    return net, torch.rand(n, 1, 8, 8), torch.randint(2, (n,))
+
+
+def settings(epochs: int, multiplicity: int = 1) -> SSMSettings:
+    return SSMSettings(epochs=epochs, batch_size=16, lr=1e-3, ema_decay=0.9, num_projections=1,
+                       projection="gaussian", variance_reduced=True, noise_multiplicity=multiplicity)
+
+
+def test_every_per_sample_gradient_is_clipped_before_noise(monkeypatch):
+    """At each noise addition, the summed gradient equals Σ_i min(1, C/‖g_i‖)·g_i of the per-sample
+    gradients handed to Opacus, and each clipped term has norm ≤ C."""
+    bound, checked = 0.05, []
+    original = DPOptimizer.add_noise
+
+    def checking_add_noise(self):
+        samples = [p.grad_sample for p in self.params]
+        norms = torch.stack([g.flatten(1).norm(dim=1) for g in samples], 1).norm(dim=1)
+        factors = (bound / (norms + 1e-6)).clamp(max=1.0)
+        assert ((factors * norms) <= bound * (1 + 1e-5)).all()
+        for p, g in zip(self.params, samples, strict=True):
+            torch.testing.assert_close(p.summed_grad, torch.einsum("i,i...->...", factors, g), rtol=1e-4, atol=1e-7)
+        checked.append(int((norms > bound).sum()))
+        original(self)
+
+    monkeypatch.setattr(DPOptimizer, "add_noise", checking_add_noise)
+    net, x, y = tiny_problem()
+    privacy = {"accountant": "rdp", "delta": 1e-5, "target_epsilon": 50.0, "noise_multiplier": 1.0,
+               "max_grad_norm": bound}
+    _, _, report = dp_sgd.train_ssm_dp_sgd(net, x, y, settings(1, multiplicity=2), privacy, seed=0)
+    assert len(checked) == report.steps == 3 and sum(checked) > 0  # some gradients were actually clipped
+
+
+def test_training_stops_at_the_target_epsilon():
+    net, x, y = tiny_problem()
+    privacy = {"accountant": "rdp", "delta": 1e-5, "target_epsilon": 3.0, "noise_multiplier": 2.0,
+               "max_grad_norm": 1.0}
+    _, history, report = dp_sgd.train_ssm_dp_sgd(net, x, y, settings(epochs=200), privacy, seed=0)
+    q = 1 / 3  # Opacus' Poisson rate: 1 / ceil(48 / 16)
+    assert report.sample_rate == pytest.approx(q)
+    assert report.stopped_by_budget and report.steps < report.planned_steps == 600
+    assert report.steps == steps_within_budget(2.0, q, 3.0, 1e-5, "rdp", 600) > 0
+    assert report.epsilon <= 3.0 < epsilon(2.0, q, report.steps + 1, 1e-5, "rdp")
+    assert report.epsilon == pytest.approx(epsilon(2.0, q, report.steps, 1e-5, "rdp"))
+    assert history[-1]["epsilon"] == pytest.approx(report.epsilon)
+
+
+def test_a_budget_spent_by_the_first_step_is_refused():
+    net, x, y = tiny_problem()
+    privacy = {"accountant": "rdp", "delta": 1e-5, "target_epsilon": 0.5, "noise_multiplier": 0.5,
+               "max_grad_norm": 1.0}
+    with pytest.raises(UserError, match=r"gen_privacy\.noise_multiplier=0\.5 spends"):
+        dp_sgd.train_ssm_dp_sgd(net, x, y, settings(epochs=1), privacy, seed=0)
+
+
+def test_noise_found_for_target_is_spent_over_the_planned_steps():
+    net, x, y = tiny_problem()
+    privacy = {"accountant": "prv", "delta": 1e-5, "target_epsilon": 8.0, "noise_multiplier": None,
+               "max_grad_norm": 1.0}
+    _, _, report = dp_sgd.train_ssm_dp_sgd(net, x, y, settings(epochs=2), privacy, seed=0)
+    assert report.steps == report.planned_steps == 6 and not report.stopped_by_budget
+    assert 7.9 <= report.epsilon <= 8.0
+
+
+def test_fourier_features_have_unit_norm_so_one_record_moves_the_sum_by_one():
+    phi = FourierFeatures(16, 200, 2.0, torch.Generator().manual_seed(0))
+    x, y = torch.rand(30, 16), torch.randint(3, (30,))
+    torch.testing.assert_close(phi(x).norm(dim=1), torch.ones(30))
+    full, without_last = class_embedding(phi(x), y, 3), class_embedding(phi(x[:-1]), y[:-1], 3)
+    assert (full - without_last).norm().item() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_dp_merf_release_calibrates_noise_to_the_target():
+    phi = FourierFeatures(16, 200, 2.0, torch.Generator().manual_seed(0))
+    x, y = torch.rand(500, 1, 4, 4), torch.randint(3, (500,))
+    privacy = {"mechanism": "dp", "target_epsilon": 1.0, "delta": 1e-5, "accountant": "rdp", "noise_multiplier": None}
+    clean, _ = release_embedding(phi, x, y, 3, {"mechanism": "none"}, torch.Generator().manual_seed(1))
+    noisy, record = release_embedding(phi, x, y, 3, privacy, torch.Generator().manual_seed(1))
+    assert 0.99 <= record["epsilon"] <= 1.0 and record["delta"] == 1e-5 and record["accountant"] == "rdp"
+    residual = (noisy - clean) * 500 / record["noise_multiplier"]
+    assert residual.std().item() == pytest.approx(1.0, rel=0.05)
+
+
+def test_projection_perturbation_clips_each_statistic_and_adds_scaled_noise():
+    stats = ProjectionStats(torch.tensor([100.0, 0.5]), torch.tensor([[-50.0], [0.2]]), torch.tensor([[3.0], [-9.0]]))
+    clipped = ProjectionPerturbation(clip=1.0, noise_multiplier=0.0)(stats)
+    assert clipped.half_sq_norm.tolist() == [1.0, 0.5]
+    assert clipped.projected.flatten().tolist() == pytest.approx([-1.0, 0.2])
+    assert clipped.curvature.flatten().tolist() == [1.0, -1.0]
+    big = ProjectionStats(torch.zeros(20000), torch.zeros(20000, 1), torch.zeros(20000, 1))
+    noisy = ProjectionPerturbation(clip=2.0, noise_multiplier=0.5)(big)
+    assert noisy.projected.std().item() == pytest.approx(1.0, rel=0.05)
