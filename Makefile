@@ -4,7 +4,7 @@ VENV ?= .venv
 ARGS ?=
 FLWR_ARGS ?=
 
-.PHONY: setup run faces flwr-run stop-superlink test lint bench compare face-table clean
+.PHONY: setup run faces gen flwr-run stop-superlink test lint bench compare face-table gen-table clean
 
 setup:
 	@scripts/setup.sh
@@ -14,6 +14,9 @@ run: setup  ## main job: FedAvg on the embedded faces (pass Hydra overrides in A
 
 faces: setup  ## LR face distillation: HR teacher (cached) -> 16 px student (pass overrides in ARGS="...")
 	@$(VENV)/bin/fedkd-faces $(ARGS)
+
+gen: setup  ## private generation: SSM + HMC on the MNIST subset (pass overrides in ARGS="...")
+	@$(VENV)/bin/fedkd-gen $(ARGS)
 
 flwr-run: setup  ## the same app through `flwr run .` (local SuperLink in the background)
 	@source scripts/flwr-env.sh && n=$$(fedkd-config --get simulation.num_clients $(ARGS)) && \
@@ -42,6 +45,10 @@ compare: setup  ## personalized-FL comparison table (docs/results/personalizatio
 
 face-table: setup  ## LR face students: resolution x method table (docs/results/face_distillation.*)
 	@$(VENV)/bin/python benchmarks/face_distillation_table.py --workers 2
+
+gen-table: setup  ## private generation benchmark (docs/results/private_generation.*)
+	@$(VENV)/bin/python benchmarks/private_generation.py --workers 2 \
+	  --dp-extra generator.train.batch_size=256 generator.train.epochs=40
 
 clean:
 	rm -rf results multirun .pytest_cache .ruff_cache

@@ -62,8 +62,10 @@ def _run(dataset: str, row: str, extra: list[str], dp_extra: list[str], threads:
     base = {"dataset": dataset, "row": row}
     if row == "real":
         data = load_generation_data(config["dataset"], config["data"], config["data_cache"])
-        n = config["evaluation"]["num_samples"]
-        return [base | evaluate(config, data, data.train_x[:n], data.train_y[:n])]
+        # a random subset: some sources (the MNIST subset) are stored sorted by class
+        pick = torch.randperm(len(data.train_x), generator=torch.Generator().manual_seed(0))
+        pick = pick[: config["evaluation"]["num_samples"]]
+        return [base | evaluate(config, data, data.train_x[pick], data.train_y[pick])]
     metrics = run_generation(config, out)
     results = [base | {k: v for k, v in metrics.items() if k != "privacy"} | {"privacy": metrics["privacy"]}]
     if row in LANGEVIN_OF:

@@ -33,8 +33,9 @@ def load_generation_data(dataset: dict[str, Any], data: dict[str, Any], data_cac
     """Load `dataset`, optionally resize to `data.resolution`, split off `data.test_fraction` as real test data."""
     images = load_image_data(dataset, data_cache)
     train_idx, test_idx = train_test_split(np.arange(len(images.labels)), data["test_fraction"], data["split_seed"])
-    if data["max_train"] is not None:
-        train_idx = train_idx[: data["max_train"]]
+    if data["max_train"] is not None:  # a seeded random subset (some sources are stored sorted by class)
+        keep = np.random.default_rng(data["split_seed"]).permutation(len(train_idx))[: data["max_train"]]
+        train_idx = np.sort(train_idx[keep])
     if len(train_idx) < 10:
         raise UserError(f"dataset={images.name} leaves {len(train_idx)} training images; lower data.test_fraction")
     train_x, train_y = images.tensors(train_idx)
