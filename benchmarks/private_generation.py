@@ -7,7 +7,8 @@ Usage: python benchmarks/private_generation.py [--datasets mnist_subset digits] 
 Every row is one `fedkd-gen` experiment (configs/gen.yaml defaults plus the overrides below), written to
 results/gen/bench/<dataset>/<row>; finished rows are cached (re-running resumes). "real" scores the real
 training images themselves (the Fréchet floor and accuracy ceiling at the same sample count). The
-Langevin rows resample the trained HMC rows' networks with the same number of score evaluations.
+Langevin rows resample the trained HMC rows' networks with the same number of score evaluations;
+--resample samples every trained score row again (after a sampler change) without retraining.
 Writes docs/results/private_generation.{csv,md}. δ = 1e-5 for every private row; ε is sample-level,
 cumulative over training, PRV accountant.
 """
@@ -44,14 +45,14 @@ def _slug(row: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in row.replace("ε", "eps")).strip("-")
 
 
-def _run(dataset: str, row: str, extra: list[str], dp_extra: list[str], threads: int) -> list[dict[str, Any]]:
+def _run(dataset: str, row: str, extra: list[str], dp_extra: list[str], threads: int,
+         resample_only: bool) -> list[dict[str, Any]]:
     import torch
 
     from fedkd.config.compose import compose_config
     from private_gen.config_check import validate_gen
     from private_gen.data import load_generation_data
-    from private_gen.experiment import build_score_net, evaluate, run_generation
-    from private_gen.sampling import sample_score_model
+    from private_gen.experiment import evaluate, resample, run_generation
 
     torch.set_num_threads(threads)
     overrides = [f"dataset={dataset}", *COMMON, *ROWS[row], *extra]
@@ -66,20 +67,12 @@ def _run(dataset: str, row: str, extra: list[str], dp_extra: list[str], threads:
         pick = torch.randperm(len(data.train_x), generator=torch.Generator().manual_seed(0))
         pick = pick[: config["evaluation"]["num_samples"]]
         return [base | evaluate(config, data, data.train_x[pick], data.train_y[pick])]
-    metrics = run_generation(config, out)
-    results = [base | {k: v for k, v in metrics.items() if k != "privacy"} | {"privacy": metrics["privacy"]}]
+    trained = (out / "generator.pt").exists() and not row.startswith("dp-merf")
+    metrics = resample(config, out) if resample_only and trained else run_generation(config, out)
+    results = [base | metrics]
     if row in LANGEVIN_OF:
         langevin = validate_gen(compose_config([*overrides, "sampler=langevin"], config_name="gen"))
-        data = load_generation_data(config["dataset"], config["data"], config["data_cache"])
-        net = build_score_net(config["generator"], data.shape[0], data.num_classes)
-        net.load_state_dict(torch.load(out / "generator.pt", weights_only=True))
-        labels = torch.load(out / "samples.pt", weights_only=True)["labels"]
-        started = time.perf_counter()
-        sampled = sample_score_model(net, labels, data.shape, langevin["sampler"], config["seed"] + 7)
-        scores = evaluate(langevin, data, sampled.samples, labels)
-        results.append(base | {"row": row.replace("ssm-hmc", "ssm-langevin")} | scores
-                       | {"sample_seconds": time.perf_counter() - started, "train_seconds": None,
-                          "score_evaluations_per_sample": sampled.score_evaluations, "privacy": metrics["privacy"]})
+        results.append(base | {"row": row.replace("ssm-hmc", "ssm-langevin")} | resample(langevin, out))
     return results
 
 
@@ -119,17 +112,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--extra", nargs="*", default=[], help="Hydra overrides for every row")
     parser.add_argument("--dp-extra", nargs="*", default=[], help="Hydra overrides for the DP-SGD rows")
+    parser.add_argument("--resample", action="store_true",
+                        help="re-run the rows, sampling trained score models again instead of retraining")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "gen" / "bench")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "results")
     args = parser.parse_args()
     done = args.out / "done"
     done.mkdir(parents=True, exist_ok=True)
     jobs = [(d, r) for d in args.datasets for r in args.rows]
-    todo = [j for j in jobs if not (done / f"{j[0]}-{_slug(j[1])}.json").exists()]
+    todo = [j for j in jobs if args.resample or not (done / f"{j[0]}-{_slug(j[1])}.json").exists()]
     threads = max(1, 2 // args.workers)
     started = time.perf_counter()
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_run, d, r, args.extra, args.dp_extra, threads): (d, r) for d, r in todo}
+        futures = {pool.submit(_run, d, r, args.extra, args.dp_extra, threads, args.resample): (d, r) for d, r in todo}
         for count, future in enumerate(as_completed(futures), 1):
             dataset, row = futures[future]
             results = future.result()

@@ -101,6 +101,22 @@ def run_generation(config: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     return metrics
 
 
+def resample(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Sample a finished score-model run again with `config["sampler"]` and evaluate: the sampler
+    ablation needs no retraining. Training time and privacy record are the original run's."""
+    data = load_generation_data(config["dataset"], config["data"], config["data_cache"])
+    num_classes = data.num_classes if config["data"]["class_conditional"] else 0
+    net = build_score_net(config["generator"], data.shape[0], num_classes)
+    net.load_state_dict(torch.load(run_dir / "generator.pt", weights_only=True))
+    original = json.loads((run_dir / "metrics.json").read_text())
+    labels = balanced_labels(config["evaluation"]["num_samples"], data.num_classes)
+    started = time.perf_counter()
+    result = sample_score_model(net, labels, data.shape, config["sampler"], config["seed"] + 7)
+    return evaluate(config, data, result.samples, labels) | {
+        "train_seconds": original["train_seconds"], "sample_seconds": time.perf_counter() - started,
+        "score_evaluations_per_sample": result.score_evaluations, "privacy": original["privacy"]}
+
+
 def _write(out_dir: Path, config: dict[str, Any], record: dict[str, Any], metrics: dict[str, Any],
            samples: torch.Tensor, labels: torch.Tensor) -> None:
     staging = out_dir.with_name(out_dir.name + ".incomplete")

@@ -14,7 +14,7 @@ import yaml
 from fedkd.config.compose import compose_config
 from fedkd.errors import UserError
 from private_gen.config_check import validate_gen
-from private_gen.experiment import run_generation
+from private_gen.experiment import resample, run_generation
 
 TINY = ["dataset=digits", "data.max_train=160", "generator.network.width=8", "generator.noise.num_levels=3",
         "generator.train.epochs=1", "generator.train.batch_size=32", "generator.train.progress=false",
@@ -23,6 +23,8 @@ TINY = ["dataset=digits", "data.max_train=160", "generator.network.width=8", "ge
 MERF = ["dataset=digits", "data.max_train=160", "generator=dp_merf", "generator.num_features=100",
         "generator.train.steps=20", "generator.train.progress=false", "evaluation.num_samples=40",
         "evaluation.evaluator_epochs=1", "evaluation.classifier_epochs=1", "evaluation.logreg_max_iter=20"]
+FACES = ["dataset=faces", "dataset.num_identities=6", "dataset.images_per_identity=8", "dataset.resolution=32",
+         "data.resolution=16", *TINY[1:]]
 FILES = {"config.yaml", "history.jsonl", "metrics.json", "privacy.json", "summary.md", "samples.png", "samples.pt",
          "generator.pt"}
 
@@ -33,8 +35,8 @@ def config(*overrides: str) -> dict:
 
 @pytest.mark.parametrize("overrides", [
     [*TINY], [*TINY, "gen_privacy=dp", "gen_privacy.accountant=rdp"], [*TINY, "sampler=langevin"],
-    [*TINY, "gen_privacy=projection_perturbation"], [*MERF], [*MERF, "gen_privacy=dp"],
-], ids=["ssm-hmc", "ssm-dp", "ssm-langevin", "ssm-projection", "merf", "merf-dp"])
+    [*TINY, "gen_privacy=projection_perturbation"], [*MERF], [*MERF, "gen_privacy=dp"], FACES,
+], ids=["ssm-hmc", "ssm-dp", "ssm-langevin", "ssm-projection", "merf", "merf-dp", "faces-rgb-16px"])
 def test_every_mode_writes_a_complete_run_directory(overrides, tmp_path):
     metrics = run_generation(config(*overrides), tmp_path / "run")
     assert {p.name for p in (tmp_path / "run").iterdir()} == FILES
@@ -77,3 +79,11 @@ def test_cli_prints_one_line_and_exits_2_on_bad_input(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "error: gen_privacy.target_epsilon=-1 is invalid; allowed: a number > 0"]
     assert not any(tmp_path.iterdir())
+
+
+def test_resampling_a_run_with_langevin_reuses_the_trained_network(tmp_path):
+    first = run_generation(config(*TINY, "gen_privacy=dp"), tmp_path / "run")
+    again = resample(config(*TINY, "gen_privacy=dp", "sampler=langevin"), tmp_path / "run")
+    assert again["privacy"] == first["privacy"] and again["train_seconds"] == first["train_seconds"]
+    assert again["score_evaluations_per_sample"] == first["score_evaluations_per_sample"]
+    assert again["frechet_distance"] != first["frechet_distance"]

@@ -3,8 +3,10 @@ Hamiltonian Monte Carlo: Neal, "MCMC using Hamiltonian dynamics", 2011).
 
 At each noise level σ_i (largest first) trajectories of `leapfrog_steps` leapfrog steps of size
 ε_i = √α_i integrate dx/dt = p, dp/dt = ∇ₓ log p_σi(x) ≈ s(x, σ_i) with unit mass. Between trajectories
-the momentum is partially refreshed, p ← γ p + √(1-γ²) ξ with γ = exp(-friction · ε_i · L), so
-friction → ∞ is a full refresh and friction = 0 keeps the momentum (no refresh). Each chain's step is
+the momentum is partially refreshed, p ← γ p + √(1-γ²) ξ with γ = exp(-friction) per trajectory at
+every level, so friction → ∞ is a full refresh and friction = 0 keeps the momentum (no refresh). (A
+friction per unit of simulated time would barely refresh at the small-σ levels, whose steps are tiny,
+and left the samples of a learned score far worse on the digits.) Each chain's step is
 drawn uniformly from ε_i·[1 - jitter, 1 + jitter] per trajectory (Neal 2011, §5.4.2.2): a fixed trajectory
 length near half a period of some direction only reflects the chain there and barely mixes it. Where a log-density is
 available a Metropolis step accepts or rejects each trajectory (and flips the momentum on rejection);
@@ -45,11 +47,11 @@ def annealed_hamiltonian(score: LevelScore, x: torch.Tensor, sigmas: torch.Tenso
     alphas = step_sizes(sigmas, step_size)
     trajectories = max(1, (evals_per_level - 1) // leapfrog_steps)
     p = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    keep = math.exp(-friction)
     evaluations, acceptance = 0, []
     batch_dims = tuple(range(1, x.dim()))
     for level, alpha in enumerate(alphas.tolist()):
         eps = math.sqrt(alpha)
-        keep = math.exp(-friction * eps * leapfrog_steps)
         grad = score(x, level)
         evaluations += 1
         accepted = 0.0
