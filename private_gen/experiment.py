@@ -69,7 +69,8 @@ def generate(config: dict[str, Any], data: GenerationData) -> tuple[torch.Tensor
     else:
         net, history, record = _train_score(config, data, num_classes)
         train_seconds = time.perf_counter() - started
-        result = sample_score_model(net, labels, data.shape, config["sampler"], seed + 7)
+        result = sample_score_model(net, labels, data.shape, config["sampler"], seed + 7,
+                                    progress=generator["train"]["progress"])
         samples, evaluations = result.samples, result.score_evaluations
     sample_seconds = time.perf_counter() - started - train_seconds
     return samples, labels, {"privacy": record, "history": history, "model": net, "train_seconds": train_seconds,

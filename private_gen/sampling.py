@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from private_gen.samplers import SAMPLERS, SamplerResult
 from private_gen.score_net import ScoreNet
@@ -16,7 +17,7 @@ def balanced_labels(count: int, num_classes: int) -> torch.Tensor:
 
 @torch.no_grad()
 def sample_score_model(model: ScoreNet, labels: torch.Tensor, shape: tuple[int, ...], sampler: dict[str, Any],
-                       seed: int) -> SamplerResult:
+                       seed: int, progress: bool = False) -> SamplerResult:
     """Samples for `labels` (ignored by unconditional models), drawn in chunks of `sampler.batch_size`,
     started from uniform noise (Song & Ermon, NeurIPS 2019) and clamped to [0, 1] at the end."""
     gen = torch.Generator().manual_seed(seed)
@@ -24,7 +25,7 @@ def sample_score_model(model: ScoreNet, labels: torch.Tensor, shape: tuple[int, 
     fn = SAMPLERS[sampler["name"]]
     options = {k: v for k, v in sampler.items() if k not in ("name", "batch_size")}
     chunks, evaluations = [], 0
-    for chunk in labels.split(sampler["batch_size"]):
+    for chunk in tqdm(labels.split(sampler["batch_size"]), desc=f"sampling ({sampler['name']})", disable=not progress):
         def score(x: torch.Tensor, level: int, chunk: torch.Tensor = chunk) -> torch.Tensor:
             return model(x, torch.full((len(x),), level, dtype=torch.long), chunk)
 
