@@ -130,7 +130,8 @@ def _write(out_dir: Path, config: dict[str, Any], record: dict[str, Any], metric
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (staging / "privacy.json").write_text(json.dumps(metrics["privacy"], indent=2))
     (staging / "summary.md").write_text(f"```\n{headline(metrics)}\n{privacy_line(metrics['privacy'])}\n```\n")
-    save_grid(samples, labels, config["evaluation"]["grid_per_class"], staging / "samples.png")
+    save_grid(samples, labels, config["evaluation"]["grid_per_class"], staging / "samples.png",
+              f"{config['generator']['name']} on {config['dataset']['name']}: {privacy_line(metrics['privacy'])}")
     torch.save({"images": samples.mul(255).round().to(torch.uint8), "labels": labels}, staging / "samples.pt")
     torch.save(record["model"].state_dict(), staging / "generator.pt")
     if out_dir.exists():
