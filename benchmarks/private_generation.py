@@ -114,13 +114,15 @@ def main() -> None:
     parser.add_argument("--dp-extra", nargs="*", default=[], help="Hydra overrides for the DP-SGD rows")
     parser.add_argument("--resample", action="store_true",
                         help="re-run the rows, sampling trained score models again instead of retraining")
+    parser.add_argument("--tables-only", action="store_true", help="write the tables from the finished rows")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "gen" / "bench")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "results")
     args = parser.parse_args()
     done = args.out / "done"
     done.mkdir(parents=True, exist_ok=True)
     jobs = [(d, r) for d in args.datasets for r in args.rows]
-    todo = [j for j in jobs if args.resample or not (done / f"{j[0]}-{_slug(j[1])}.json").exists()]
+    todo = [] if args.tables_only else [
+        j for j in jobs if args.resample or not (done / f"{j[0]}-{_slug(j[1])}.json").exists()]
     threads = max(1, 2 // args.workers)
     started = time.perf_counter()
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:

@@ -47,6 +47,7 @@ GENERATOR_RULES: dict[str, dict[str, Rule]] = {
         "generator.ssm.variance_reduced": BOOL, "generator.ssm.noise_multiplicity": integer(1),
         "generator.train.epochs": integer(1), "generator.train.batch_size": integer(1),
         "generator.train.lr": POSITIVE, "generator.train.ema_decay": number(0, 1, hi_open=True),
+        "generator.train.per_sample_chunk": integer(1),
         "generator.train.progress": BOOL,
     },
     "dp_merf": {

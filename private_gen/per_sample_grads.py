@@ -14,10 +14,13 @@ from private_gen.sliced_score import SSMBatch, StatsHook, annealed_ssm_loss
 
 
 def per_sample_grads(model: nn.Module, batch: SSMBatch, variance_reduced: bool, multiplicity: int = 1,
-                     perturb: StatsHook | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+                     chunk_size: int | None = None, perturb: StatsHook | None = None
+                     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Gradient of each sample's loss w.r.t. every trainable parameter (name → (B, *param.shape)) and the
     per-sample losses (B,). With `multiplicity` K the batch holds K consecutive rows per sample (see
-    `draw_batch`) and a sample's loss is the mean over its rows."""
+    `draw_batch`) and a sample's loss is the mean over its rows. `chunk_size` samples are processed at
+    a time (vmap's chunking): memory grows with it (about 20 MB per 28×28 sample at width 16), speed
+    barely does."""
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
     buffers = {n: b.detach() for n, b in model.named_buffers()}
     sigmas = buffers["sigmas"]
@@ -31,5 +34,6 @@ def per_sample_grads(model: nn.Module, batch: SSMBatch, variance_reduced: bool, 
     def per_sample(t: torch.Tensor) -> torch.Tensor:
         return t.view(-1, multiplicity, *t.shape[1:])
 
-    fn = vmap(grad_and_value(one_sample), in_dims=(None, 0, 0, 0, 0, 0), randomness="different")
+    fn = vmap(grad_and_value(one_sample), in_dims=(None, 0, 0, 0, 0, 0), randomness="different",
+              chunk_size=chunk_size)
     return fn(params, *(per_sample(t) for t in (batch.x, batch.label, batch.level, batch.noise, batch.v)))

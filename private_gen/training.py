@@ -30,6 +30,7 @@ class SSMSettings:
     projection: str
     variance_reduced: bool
     noise_multiplicity: int = 1
+    per_sample_chunk: int | None = None
     progress: bool = False
 
     @classmethod

@@ -89,7 +89,8 @@ def train_ssm_dp_sgd(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, settings
             if len(xb):
                 batch = draw_batch(xb, yb, len(model.sigmas), settings.num_projections, settings.projection, gen,
                                    settings.noise_multiplicity)
-                grads, losses = per_sample_grads(model, batch, settings.variance_reduced, settings.noise_multiplicity)
+                grads, losses = per_sample_grads(model, batch, settings.variance_reduced, settings.noise_multiplicity,
+                                                 settings.per_sample_chunk)
                 total, count = total + losses.sum().item(), count + len(xb)
             else:
                 grads = {name: torch.zeros((0, *p.shape)) for name, p in params}
