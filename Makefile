@@ -48,7 +48,7 @@ face-table: setup  ## LR face students: resolution x method table (docs/results/
 
 gen-table: setup  ## private generation benchmark (docs/results/private_generation.*)
 	@$(VENV)/bin/python benchmarks/private_generation.py --workers 2 \
-	  --dp-extra generator.train.batch_size=256 generator.train.epochs=25 --resample
+	  --dp-extra generator.train.batch_size=256 generator.train.epochs=25
 
 clean:
 	rm -rf results multirun .pytest_cache .ruff_cache
