@@ -60,7 +60,7 @@ def _run(dataset: str, row: str, extra: list[str], dp_extra: list[str], threads:
         overrides += dp_extra
     config = validate_gen(compose_config(overrides, config_name="gen"))
     out = ROOT / "results" / "gen" / "bench" / dataset / _slug(row)
-    base = {"dataset": dataset, "row": row}
+    base = {"dataset": dataset, "row": row, "samples": config["evaluation"]["num_samples"]}
     if row == "real":
         data = load_generation_data(config["dataset"], config["data"], config["data_cache"])
         # a random subset: some sources (the MNIST subset) are stored sorted by class
@@ -83,7 +83,7 @@ def _privacy_cell(privacy: dict[str, Any] | None) -> str:
 
 
 def write_tables(rows: list[dict[str, Any]], csv_path: Path, md_path: Path) -> None:
-    fields = ["dataset", "row", *METRICS, "epsilon", "delta", "accountant", "noise_multiplier", "steps",
+    fields = ["dataset", "row", "samples", *METRICS, "epsilon", "delta", "accountant", "noise_multiplier", "steps",
               "train_seconds", "sample_seconds", "score_evaluations_per_sample"]
     with open(csv_path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
@@ -92,12 +92,12 @@ def write_tables(rows: list[dict[str, Any]], csv_path: Path, md_path: Path) -> N
             privacy = r.get("privacy") or {}
             writer.writerow(r | {k: privacy.get(k) for k in ("epsilon", "delta", "accountant", "noise_multiplier",
                                                              "steps")})
-    lines = ["| data | generator | privacy | Fréchet dist. ↓ | CNN acc. ↑ | logreg acc. ↑ | train s | sample s | "
-             "score evals |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| data | generator | privacy | samples | Fréchet dist. ↓ | CNN acc. ↑ | logreg acc. ↑ | train s | "
+             "sample s | score evals |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         def num(key: str, fmt: str, r: dict[str, Any] = r) -> str:
             return format(r[key], fmt) if r.get(key) is not None else "–"
-        lines.append(f"| {r['dataset']} | {r['row']} | {_privacy_cell(r.get('privacy'))} | "
+        lines.append(f"| {r['dataset']} | {r['row']} | {_privacy_cell(r.get('privacy'))} | {r['samples']} | "
                      f"{num('frechet_distance', '.1f')} | {num('cnn_accuracy', '.3f')} | "
                      f"{num('logreg_accuracy', '.3f')} | "
                      f"{num('train_seconds', '.0f')} | {num('sample_seconds', '.0f')} | "
