@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,10 +78,27 @@ def _run_job(cfg: DictConfig) -> float | None:
     return None
 
 
-def main() -> None:
+def checked_main(run_job: Callable[[], object], config_name: str = "config",
+                 check: Callable[[DictConfig], object] = validate) -> None:
+    """Console entry of a Hydra command: validate every job of the command line first (a mistake is
+    one line and exit code 2), then hand over to Hydra's `run_job`."""
     try:
-        preflight(sys.argv[1:])
+        preflight(sys.argv[1:], config_name=config_name, check=check)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(USAGE_EXIT_CODE)
-    _run_job()
+    run_job()
+
+
+def unique_run_dir(root: Path, name: str) -> Path:
+    """`<root>/<time>-<name>`, with a numeric suffix if that exists already."""
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+    path, suffix = root / base, 1
+    while path.exists():
+        suffix += 1
+        path = root / f"{base}-{suffix}"
+    return path
+
+
+def main() -> None:
+    checked_main(_run_job)

@@ -14,8 +14,7 @@ import hydra
 from omegaconf import DictConfig
 
 from fedkd.errors import USAGE_EXIT_CODE, UserError
-from fedkd.faces.cli import unique_run_dir
-from fedkd.launcher import preflight
+from fedkd.launcher import checked_main, unique_run_dir
 from fedkd.paths import config_dir, expand
 from private_gen.config_check import validate_gen
 
@@ -38,9 +37,4 @@ def _run_job(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    try:
-        preflight(sys.argv[1:], config_name="gen", check=validate_gen)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(USAGE_EXIT_CODE)
-    _run_job()
+    checked_main(_run_job, config_name="gen", check=validate_gen)

@@ -8,7 +8,6 @@ Every job is validated before the first one starts.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import hydra
@@ -16,7 +15,7 @@ from omegaconf import DictConfig
 
 from fedkd.errors import USAGE_EXIT_CODE, UserError
 from fedkd.faces.config_check import validate_faces
-from fedkd.launcher import preflight
+from fedkd.launcher import checked_main, unique_run_dir
 from fedkd.paths import config_dir, expand
 
 
@@ -36,20 +35,6 @@ def _run_job(cfg: DictConfig) -> None:
     print(Path(out_dir))
 
 
-def unique_run_dir(root: Path, name: str) -> Path:
-    """`<root>/<time>-<name>`, with a numeric suffix if that exists already."""
-    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
-    path, suffix = root / base, 1
-    while path.exists():
-        suffix += 1
-        path = root / f"{base}-{suffix}"
-    return path
-
 
 def main() -> None:
-    try:
-        preflight(sys.argv[1:], config_name="faces", check=validate_faces)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(USAGE_EXIT_CODE)
-    _run_job()
+    checked_main(_run_job, config_name="faces", check=validate_faces)
