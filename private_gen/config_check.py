@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from fedkd.config.rules import BOOL, TEXT, Rule, check, choice, integer, leaves, number
 from fedkd.config.validate import DATASET_RULES, DATASETS
 from fedkd.errors import ConfigError, UserError
-from private_gen.privacy.accounting import ACCOUNTANTS
+from fedkd.privacy.accounting import ACCOUNTANTS
 from private_gen.privacy.projection_perturbation import GUARANTEE
 from private_gen.sliced_score import PROJECTION_KINDS
 

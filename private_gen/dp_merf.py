@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from private_gen.privacy.accounting import epsilon, noise_for_target
+from fedkd.privacy.accounting import epsilon, noise_for_target
 
 
 class FourierFeatures(nn.Module):

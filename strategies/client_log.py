@@ -7,7 +7,8 @@ from typing import Any
 
 from flwr.app import Message, MetricRecord, RecordDict
 
-ID_KEYS = ("partition-id", "participations", "seconds")  # not averaged
+ID_KEYS = ("partition-id", "participations", "seconds", "uniform-weight")  # not averaged
+REFUSED_KEY = "dp_refused"  # a client whose privacy budget is spent sent the global weights back
 
 
 def client_rows(replies: Iterable[Message]) -> list[dict[str, Any]]:
@@ -31,6 +32,10 @@ def weighted_mean_metrics(contents: list[RecordDict], weight_key: str) -> Metric
                          for k in keys})
 
 
+def _refused(reply: Message) -> bool:
+    return any(int(record.get(REFUSED_KEY, 0)) for record in reply.content.metric_records.values())
+
+
 class ClientLogMixin:
     """Put before a Flower strategy class in the bases; fills `last_train` / `last_evaluate`."""
 
@@ -40,7 +45,8 @@ class ClientLogMixin:
     def aggregate_train(self, server_round: int, replies: Iterable[Message]):
         replies = list(replies)
         self.last_train = client_rows(replies)
-        return super().aggregate_train(server_round, replies)  # type: ignore[misc]
+        trained = [r for r in replies if r.has_error() or not _refused(r)]
+        return super().aggregate_train(server_round, trained)  # type: ignore[misc]
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]):
         replies = list(replies)

@@ -59,5 +59,6 @@ def test_face_workload_refuses_what_cannot_work(override, message):
 def test_batch_coupled_losses_are_refused_under_differential_privacy():
     check_dp_compatible(LogitFeatureKD, "sample", "workload.method.distiller")  # per-sample: allowed
     check_dp_compatible(CCKD, "none", "workload.method.distiller")  # no DP: allowed
+    check_dp_compatible(CCKD, "client", "workload.method.distiller")  # client-level DP clips whole updates
     with pytest.raises(UserError, match=re.escape("workload.method.distiller=CCKD couples the samples of a batch")):
         check_dp_compatible(CCKD, "sample", "workload.method.distiller")

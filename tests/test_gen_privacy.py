@@ -4,21 +4,21 @@ and the projection-perturbation hook."""
 
 from __future__ import annotations
 
+import dp_accounting as dpa
 import pytest
 import torch
 from opacus.optimizers.optimizer import DPOptimizer
 
 from fedkd.errors import UserError
+from fedkd.privacy.accounting import epsilon, noise_for_target, steps_within_budget
 from private_gen.dp_merf import FourierFeatures, class_embedding, release_embedding
 from private_gen.noise_levels import geometric_sigmas
 from private_gen.privacy import dp_sgd
-from private_gen.privacy.accounting import epsilon, noise_for_target, steps_within_budget
 from private_gen.privacy.projection_perturbation import ProjectionPerturbation
 from private_gen.score_net import ScoreNet
 from private_gen.sliced_score import ProjectionStats
 from private_gen.training import SSMSettings
 
-dpa = pytest.importorskip("dp_accounting", reason="dp-accounting is a dev dependency (pip install -e .[dev])")
 
 CASES = [(0.01, 1.1, 1000), (0.05, 1.0, 1000), (0.2, 2.0, 300), (1.0, 5.0, 1)]
 

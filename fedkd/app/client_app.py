@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -19,6 +20,8 @@ from fedkd.faces.adabn import adapt_batchnorm
 from fedkd.faces.federated_workload import adapts_batchnorm, client_extra_terms
 from fedkd.methods import RoundInput, build_method
 from fedkd.models.factory import build_model
+from fedkd.privacy.client_level import central_dp_clipping_mod
+from fedkd.privacy.sample_level import ClientBudget, PrivateTraining, SampleDPSettings
 from fedkd.state.client_state import ClientState
 from fedkd.training.local import ExtraTerms, evaluate
 
@@ -62,17 +65,45 @@ def _identity(round_input: RoundInput, started: float) -> dict[str, Any]:
             "seconds": time.perf_counter() - started}
 
 
+def _budget(config: dict[str, Any], round_input: RoundInput, epochs: int) -> ClientBudget | None:
+    settings = SampleDPSettings.from_config(config)
+    if settings is None:
+        return None
+    return ClientBudget(settings, round_input.state, len(round_input.data.train_y), config["train"]["batch_size"],
+                        epochs)
+
+
+def _refusal(msg: Message, round_input: RoundInput, budget: ClientBudget, started: float) -> Message:
+    """A client whose budget is spent sends the global weights back unchanged, marked as refused."""
+    print(f"client {round_input.data.partition_id}: privacy budget spent ({budget.describe()}); not training",
+          file=sys.stderr, flush=True)
+    metrics = ({"num-examples": len(round_input.data.train_y), "uniform-weight": 1} | budget.metrics()
+               | {"dp_steps": 0, "dp_exhausted": 1, "dp_refused": 1} | _identity(round_input, started))
+    content = RecordDict({"arrays": ArrayRecord(round_input.global_weights), "metrics": MetricRecord(metrics)})
+    return Message(content=content, reply_to=msg)
+
+
 def make_client_app(config_source: ConfigSource = config_from_context) -> ClientApp:
     app = ClientApp()
 
-    @app.train()
+    @app.train(mods=[central_dp_clipping_mod])
     def train(msg: Message, context: Context) -> Message:
         config = config_source(context)
         started = time.perf_counter()
         round_input = _round_input(msg, context, config, phase_offset=0)
+        method = build_method(config)
+        budget = _budget(config, round_input, method.epochs_per_participation())
+        if budget is not None and budget.exhausted():
+            return _refusal(msg, round_input, budget, started)
+        if budget is not None:
+            round_input.private = PrivateTraining(budget, round_input.seed)
         round_input.state.record_participation(round_input.server_round)
-        weights, metrics = build_method(config).fit(round_input)
-        metrics |= {"num-examples": len(round_input.data.train_y)} | _identity(round_input, started)
+        weights, metrics = method.fit(round_input)
+        metrics |= {"num-examples": len(round_input.data.train_y), "uniform-weight": 1}
+        metrics |= _identity(round_input, started)
+        if budget is not None:
+            metrics |= budget.metrics() | {"dp_steps": round_input.private.steps_this_round,
+                                           "dp_exhausted": int(budget.exhausted()), "dp_refused": 0}
         content = RecordDict({"arrays": ArrayRecord(weights), "metrics": MetricRecord(metrics)})
         return Message(content=content, reply_to=msg)
 
@@ -95,7 +126,7 @@ def make_client_app(config_source: ConfigSource = config_from_context) -> Client
             metrics |= {"personal_loss": metrics["global_loss"], "personal_accuracy": metrics["global_accuracy"]}
         else:
             metrics |= {f"personal_{k}": v for k, v in evaluate(personal, data.test_x, data.test_y).items()}
-        metrics |= {"num-examples": len(data.test_y)} | _identity(round_input, started)
+        metrics |= {"num-examples": len(data.test_y), "uniform-weight": 1} | _identity(round_input, started)
         return Message(content=RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)
 
     return app

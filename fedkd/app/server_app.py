@@ -18,12 +18,15 @@ from fedkd.app.run_config import config_from_context, output_root_from_context
 from fedkd.data.federated import prepare_federation
 from fedkd.errors import UserError
 from fedkd.faces.federated_workload import ensure_teacher, face_loss_columns, uses_face_workload
-from fedkd.models.factory import build_model
+from fedkd.models.factory import build_architecture, build_model
 from fedkd.paths import expand
+from fedkd.privacy.client_level import CLIPPING_KEY, ClientDPSettings
+from fedkd.privacy.dp_model import batchnorm_count
+from fedkd.privacy.tracking import PrivacyTracker
 from fedkd.results.round_metrics import round_row
 from fedkd.results.run_dir import RunDirectory
 from fedkd.results.summary import summarize
-from strategies import build_strategy
+from strategies import build_strategy, logged
 
 NODE_WAIT_SECONDS = 60.0
 
@@ -57,10 +60,12 @@ def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None 
         _progress("preparing the HR face teacher (trained once, then cached)")
         ensure_teacher(config)
     model = build_model(config)
+    _note_dp_model(config)
     _wait_for_nodes(grid, config["simulation"]["num_clients"])
 
+    privacy = PrivacyTracker(config)
     run = RunDirectory(output_root or expand(config["output"]["root"]), config["output"]["name"],
-                       face_loss_columns(config))
+                       face_loss_columns(config) + privacy.client_columns, privacy.round_columns)
     run.write_config(config)
     strategy = build_strategy(config)
     rounds: list[dict[str, Any]] = []
@@ -69,25 +74,30 @@ def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None 
     def end_of_round(server_round: int, _arrays: ArrayRecord) -> MetricRecord | None:
         if server_round == 0:
             return None
-        train = getattr(strategy, "last_train", [])
-        evaluated = getattr(strategy, "last_evaluate", [])
+        train = getattr(logged(strategy), "last_train", [])
+        evaluated = getattr(logged(strategy), "last_evaluate", [])
         for phase, rows in (("train", train), ("evaluate", evaluated)):
             run.append_clients([r | {"round": server_round, "phase": phase, "partition_id": r["partition-id"],
                                      "num_examples": r["num-examples"]} for r in rows])
         now = time.perf_counter()
         row = {"round": server_round, "seconds": round(now - clock[0], 3)} | round_row(train, evaluated)
+        row |= privacy.update(train, strategy)
         clock[0] = now
         rounds.append(row)
         run.append_round(row)
-        _progress(_round_line(row, config["num_rounds"]))
+        _progress(" | ".join(filter(None, [_round_line(row, config["num_rounds"]), privacy.progress(row)])))
         return None
 
+    client_dp = ClientDPSettings.from_config(config)
+    train_config = ConfigRecord({CLIPPING_KEY: client_dp.clipping} if client_dp is not None else {})
     try:
         strategy.start(
             grid=grid, initial_arrays=ArrayRecord(model.state_dict()), num_rounds=config["num_rounds"],
-            train_config=ConfigRecord(), evaluate_config=ConfigRecord(), evaluate_fn=end_of_round,
+            train_config=train_config, evaluate_config=ConfigRecord(), evaluate_fn=end_of_round,
         )
         summary, table = summarize(config, rounds)
+        summary["privacy"] = privacy.report()
+        run.write_json("privacy.json", summary["privacy"])
         path = run.finish(summary, table)
     except BaseException as err:
         run.fail(f"{type(err).__name__}: {err}")
@@ -95,6 +105,16 @@ def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None 
     _progress(table)
     _progress(f"results: {path}")
     return path
+
+
+def _note_dp_model(config: dict[str, Any]) -> None:
+    privacy = config.get("privacy", {})
+    if privacy.get("mode", "none") == "none":
+        return
+    replaced = batchnorm_count(build_architecture(config))
+    if replaced:
+        _progress(f"note: privacy.mode={privacy['mode']}: {replaced} BatchNorm layers of "
+                  f"model={config['model']['name']} replaced by GroupNorm (groups = gcd(privacy.norm_groups={privacy['norm_groups']}, channels))")
 
 
 def _round_line(row: dict[str, Any], num_rounds: int) -> str:

@@ -38,6 +38,12 @@ def choice(options: Iterable[str]) -> Rule:
     return Rule(str, lambda v: v in options, "one of: " + ", ".join(options))
 
 
+def optional(rule: Rule) -> Rule:
+    """`rule`, or null."""
+    kinds = rule.kind if isinstance(rule.kind, tuple) else (rule.kind,)
+    return Rule((*kinds, type(None)), lambda v: v is None or rule.check(v), f"{rule.allowed} or null")
+
+
 BOOL = Rule(bool, allowed="true or false")
 PREFIXES = Rule(list, lambda v: bool(v) and all(isinstance(p, str) and p for p in v),
                 "a non-empty list of parameter-name prefixes, e.g. [head]")

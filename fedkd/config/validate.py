@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from torch import nn
 
-from fedkd.config.rules import BOOL, PREFIXES, TEXT, Rule, check, choice, integer, leaves, number
+from fedkd.config.rules import BOOL, PREFIXES, TEXT, Rule, check, choice, integer, leaves, number, optional
 from fedkd.data.lowres import KERNELS
 from fedkd.data.partition import PARTITION_KINDS
 from fedkd.distill import KD_FORMS
@@ -31,6 +31,9 @@ from fedkd.faces.face_rules import (
 from fedkd.faces.student_net import LRStudent
 from fedkd.models.small_cnn import SmallCNN
 from fedkd.paths import expand
+from fedkd.privacy.accounting import ACCOUNTANTS
+from fedkd.privacy.client_level import CLIPPINGS, SIDES, sampled_per_round
+from fedkd.privacy.sample_level import GRAD_SAMPLE_MODES
 
 DATASETS = ("faces", "digits", "mnist_subset", "imagefolder", "mnist", "fashion_mnist", "cifar10")
 MODELS = ("small_cnn", "lr_student")
@@ -76,6 +79,8 @@ COMMON_RULES: dict[str, Rule] = {
     "simulation.evaluate_every": integer(1),
     "simulation.backend": choice(("ray", "inprocess")),
     "simulation.state_precision": choice(("float16", "float32")),
+    "privacy.mode": choice(("none", "sample", "client")),
+    "privacy.name": TEXT,
 }
 
 DATASET_RULES: dict[str, dict[str, Rule]] = {
@@ -110,6 +115,21 @@ def workload_rules(values: dict[str, Any]) -> dict[str, Rule]:
     return {"workload.eval_identities": integer(2), "workload.split_seed": integer(0),
             **teacher_rules("workload.teacher"), **method_rules("workload.method", values["workload.method.schedule"])}
 
+
+_DP_COMMON: dict[str, Rule] = {"privacy.delta": number(0, 1, lo_open=True, hi_open=True),
+                               "privacy.norm_groups": integer(1)}
+PRIVACY_RULES: dict[str, dict[str, Rule]] = {
+    "none": {},
+    "sample": {**_DP_COMMON, "privacy.target_epsilon": optional(number(0, lo_open=True)),
+               "privacy.noise_multiplier": optional(number(0, lo_open=True)),
+               "privacy.max_grad_norm": number(0, lo_open=True), "privacy.accountant": choice(ACCOUNTANTS),
+               "privacy.grad_sample_mode": choice(GRAD_SAMPLE_MODES),
+               "privacy.planned_participations": optional(integer(1))},
+    "client": {**_DP_COMMON, "privacy.side": choice(SIDES), "privacy.clipping": choice(CLIPPINGS),
+               "privacy.noise_multiplier": number(0, lo_open=True), "privacy.clipping_norm": number(0, lo_open=True),
+               "privacy.target_clipped_quantile": number(0, 1), "privacy.clip_norm_lr": number(0, lo_open=True),
+               "privacy.clipped_count_stddev": optional(number(0, lo_open=True))},
+}
 
 PARTITION_RULES: dict[str, dict[str, Rule]] = {
     "iid": {},
@@ -174,6 +194,27 @@ def _check_relations(c: dict[str, Any]) -> None:
         raise ConfigError("dataset.root", ds["root"], "an existing folder of <identity>/<image> files")
 
 
+def _check_privacy(c: dict[str, Any]) -> None:
+    privacy, strategy = c["privacy"], c["strategy"]["name"]
+    if privacy["mode"] == "sample":
+        if privacy["target_epsilon"] is None and privacy["noise_multiplier"] is None:
+            raise ConfigError("privacy.noise_multiplier", None,
+                              "a number > 0 when privacy.target_epsilon is null (set one of the two)")
+        if strategy == "fedavg_ft":
+            raise ConfigError("strategy", strategy, "a method other than fedavg_ft under privacy=sample (it "
+                              "fine-tunes on the private split at every evaluation, outside any planned budget)")
+    if privacy["mode"] == "client":
+        if strategy in ("fedper", "fedrep"):
+            raise ConfigError("strategy", strategy, "a method that sends its whole model under privacy=client "
+                              "(fedper and fedrep keep their heads: clipping needs the full update)")
+        if privacy["clipping"] == "adaptive":
+            stddev = privacy["clipped_count_stddev"] or sampled_per_round(c) / 20
+            if privacy["noise_multiplier"] >= 2 * stddev:
+                raise ConfigError("privacy.noise_multiplier", privacy["noise_multiplier"],
+                                  f"below 2 × privacy.clipped_count_stddev = {2 * stddev:g} under adaptive "
+                                  "clipping (raise privacy.clipped_count_stddev)")
+
+
 def _shape_free_model(c: dict[str, Any]) -> nn.Module:
     """The configured architecture on a dummy shape, for its parameter names."""
     params = {k: v for k, v in c["model"].items() if k != "name"}
@@ -219,18 +260,21 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
                         f"e.g. {key}=<value>") from None
     assert isinstance(container, dict)
     container.pop("hydra", None)
-    for section in ("dataset", "partition", "simulation", "lowres", "train", "model", "strategy", "workload"):
+    container.setdefault("privacy", {"mode": "none", "name": "nonprivate"})
+    for section in ("dataset", "partition", "simulation", "lowres", "train", "model", "strategy", "workload",
+                    "privacy"):
         if not isinstance(container.get(section), dict):
             raise UserError(f"config section {section!r} is missing; restore configs/config.yaml defaults")
     rules = dict(COMMON_RULES)
     values = leaves(container)
-    for key in ("dataset.name", "partition.name", "strategy.name", "model.name", "workload.name"):
+    for key in ("dataset.name", "partition.name", "strategy.name", "model.name", "workload.name", "privacy.mode"):
         check(key, values.get(key), rules[key])
     rules.update(DATASET_RULES[values["dataset.name"]])
     rules.update(PARTITION_RULES[values["partition.name"]])
     rules.update(STRATEGY_RULES[values["strategy.name"]])
     rules.update(MODEL_RULES[values["model.name"]])
     rules.update(workload_rules(values))
+    rules.update(PRIVACY_RULES[values["privacy.mode"]])
     for key, value in values.items():
         if key.startswith("workload.method.distiller."):
             continue
@@ -243,6 +287,7 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
     if missing:
         raise UserError(f"{missing[0]} is missing from the config; restore it in configs/")
     _check_relations(container)
+    _check_privacy(container)
     if container["workload"]["name"] == "face_kd":
         _check_face_workload(container)
     return container

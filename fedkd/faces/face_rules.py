@@ -71,13 +71,14 @@ def check_distiller(prefix: str, section: dict[str, Any]) -> type[FaceDistiller]
 
 
 def check_dp_compatible(distiller: type[FaceDistiller], privacy_mode: str, key: str) -> None:
-    """Refuse a batch-coupled distillation loss under sample-level DP.
+    """Refuse a batch-coupled distillation loss under sample-level DP (client-level DP clips whole updates).
 
     DP-SGD bounds each sample's influence by clipping its own gradient; a loss in which one sample's
     term depends on the other samples of the batch (relations, correlations, contrastive negatives)
     gives per-sample gradients that also carry the other samples, so the guarantee does not hold.
     """
-    if privacy_mode != "none" and distiller.batch_coupled:
+    if privacy_mode == "sample" and distiller.batch_coupled:
         raise UserError(f"{key}={distiller.__name__} couples the samples of a batch and cannot run under "
-                        f"differential privacy (privacy mode {privacy_mode!r}); choose a per-sample distiller "
-                        "(none, hinton_kd, feature_kd, selective_kd) or turn privacy off")
+                        "sample-level differential privacy (privacy=sample); choose a per-sample distiller "
+                        "(none, hinton_kd, feature_kd, selective_kd), client-level DP (privacy=client) "
+                        "or privacy=none")

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from fedkd.data.federated import ClientData
+from fedkd.privacy.sample_level import PrivateTraining
 from fedkd.state.client_state import ClientState
 from fedkd.training.local import ExtraTerms, Objective, cross_entropy, train_local
 
@@ -34,12 +35,13 @@ class RoundInput:
     new_model: Callable[[], nn.Module]
     server_config: dict[str, Any]
     extra_terms: ExtraTerms | None = None  # the workload's own losses, added to every local objective
+    private: PrivateTraining | None = None  # sample-level DP: every training call runs DP-SGD on the budget
 
     def train(self, model: nn.Module, train_cfg: dict[str, Any], seed: int, objective: Objective = cross_entropy,
               epochs: int | None = None, params: Iterable[nn.Parameter] | None = None) -> dict[str, float]:
         """`train_local` on this client's training split, with the workload's extra terms."""
         return train_local(model, self.data.train_x, self.data.train_y, train_cfg, seed, objective, epochs,
-                           params, self.extra_terms)
+                           params, self.extra_terms, self.private)
 
     def model_from(self, weights: StateDict) -> nn.Module:
         model = self.new_model()
@@ -60,6 +62,10 @@ class LocalMethod(ABC):
         self.method_cfg = config["strategy"]
         self.train_cfg = config["train"]
         self.half_state = config["simulation"]["state_precision"] == "float16"
+
+    def epochs_per_participation(self) -> int:
+        """Local epochs over the training split in one participation (plans the DP noise)."""
+        return int(self.train_cfg["local_epochs"])
 
     @abstractmethod
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:

@@ -13,6 +13,9 @@ PERSONAL_MODEL = "fedkd.ditto_personal"
 
 
 class DittoClient(LocalMethod):
+    def epochs_per_participation(self) -> int:
+        return int(self.train_cfg["local_epochs"] + self.method_cfg["personal_epochs"])
+
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:
         shared = round_input.global_model()
         metrics = round_input.train(shared, self.train_cfg, round_input.seed)

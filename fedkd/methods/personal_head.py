@@ -47,6 +47,9 @@ class FedPerClient(LocalMethod):
 
 
 class FedRepClient(FedPerClient):
+    def epochs_per_participation(self) -> int:
+        return int(self.method_cfg["head_epochs"] + self.method_cfg["body_epochs"])
+
     def _train(self, model: nn.Module, round_input: RoundInput) -> dict[str, float]:
         cfg = self.method_cfg
         prefixes = list(cfg["personal_layers"])

@@ -31,7 +31,8 @@ CLIENT_COLUMNS = (
 
 
 class RunDirectory:
-    def __init__(self, root: Path, name: str, extra_client_columns: tuple[str, ...] = ()) -> None:
+    def __init__(self, root: Path, name: str, extra_client_columns: tuple[str, ...] = (),
+                 extra_round_columns: tuple[str, ...] = ()) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{name}"
         suffix = 1
@@ -41,7 +42,7 @@ class RunDirectory:
         self.final_path = root / base
         self.path = root / f"{base}.incomplete"
         self.path.mkdir(parents=True)
-        self._rounds = self._open_csv("rounds.csv", ROUND_COLUMNS)
+        self._rounds = self._open_csv("rounds.csv", ROUND_COLUMNS[:-1] + extra_round_columns + ROUND_COLUMNS[-1:])
         self._clients = self._open_csv("clients.csv", CLIENT_COLUMNS[:-5] + extra_client_columns
                                        + CLIENT_COLUMNS[-5:])
 
@@ -53,6 +54,9 @@ class RunDirectory:
 
     def write_config(self, config: Mapping[str, Any]) -> None:
         (self.path / "config.yaml").write_text(yaml.safe_dump(dict(config), sort_keys=False))
+
+    def write_json(self, name: str, content: Mapping[str, Any]) -> None:
+        (self.path / name).write_text(json.dumps(content, indent=2))
 
     def append_round(self, row: Mapping[str, Any]) -> None:
         fh, writer = self._rounds

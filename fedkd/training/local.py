@@ -6,12 +6,15 @@ the loop sums the terms (the mdistiller contract) and reports each term's mean a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from fedkd.privacy.sample_level import PrivateTraining, empty_batch_step
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 # Workload terms added to every objective: (model, x, y, row indices of the batch) -> named weighted terms.
@@ -30,28 +33,45 @@ def make_optimizer(params: Iterable[nn.Parameter], train_cfg: dict[str, Any]) ->
     return torch.optim.Adam(params, lr=train_cfg["lr"], weight_decay=train_cfg["weight_decay"])
 
 
+def shuffled_batches(n: int, batch_size: int, epochs: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Row indices of `epochs` passes over n rows, reshuffled each pass, in batches of `batch_size`."""
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator)
+        yield from order.split(batch_size)
+
+
 def train_local(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, train_cfg: dict[str, Any], seed: int,
     objective: Objective = cross_entropy, epochs: int | None = None,
     params: Iterable[nn.Parameter] | None = None, extra_terms: ExtraTerms | None = None,
+    private: PrivateTraining | None = None,
 ) -> dict[str, float]:
     """Run `epochs` (default `train.local_epochs`) over (x, y), optimising `params` (default: all).
 
     `extra_terms` (the workload's own losses, e.g. face distillation from an HR teacher) are added to
     the objective's terms on every batch; they receive the batch's row indices into (x, y).
+    With `private`, the steps are DP-SGD steps on Poisson batches, as many as the client's budget allows.
 
     Returns the example-weighted means over all steps of the summed loss (`train_loss`), of each
     term (`loss_<name>`) and the training accuracy.
     """
     gen = torch.Generator().manual_seed(seed)
     opt = make_optimizer(model.parameters() if params is None else params, train_cfg)
+    epochs = train_cfg["local_epochs"] if epochs is None else epochs
+    if private is None:
+        batches = shuffled_batches(len(y), train_cfg["batch_size"], epochs, gen)
+    else:
+        batches = private.batches(epochs, gen)
     model.train()
     sums: dict[str, float] = {}
     correct, seen = 0, 0
-    for _ in range(train_cfg["local_epochs"] if epochs is None else epochs):
-        order = torch.randperm(len(y), generator=gen)
-        for start in range(0, len(order), train_cfg["batch_size"]):
-            batch = order[start:start + train_cfg["batch_size"]]
+    with private.attach(model, opt) if private is not None else nullcontext(opt) as opt:
+        for batch in batches:
+            if private is not None:
+                private.count_step()
+                if len(batch) == 0:
+                    empty_batch_step(opt)
+                    continue
             logits, terms = objective(model, x[batch], y[batch])
             if extra_terms is not None:
                 terms = terms | extra_terms(model, x[batch], y[batch], batch)

@@ -21,8 +21,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
 from fedkd.errors import UserError
+from fedkd.privacy.accounting import noise_for_target, spent, steps_within_budget
 from private_gen.per_sample_grads import per_sample_grads
-from private_gen.privacy.accounting import noise_for_target, spent, steps_within_budget
 from private_gen.score_net import ScoreNet
 from private_gen.sliced_score import draw_batch
 from private_gen.training import SSMSettings, ema_of

@@ -1,0 +1,66 @@
+"""Privacy accounting with Opacus' accountants (RDP: Mironov et al. 2019; PRV: Gopi, Lee & Wutschitz,
+NeurIPS 2021) for the Poisson-subsampled Gaussian mechanism, add/remove-one-record adjacency.
+
+A history is the list of (noise multiplier, sample rate, steps) compositions an accountant has seen;
+it is what a client keeps in its state so that its ε is cumulative over all its participations.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+from opacus.accountants import IAccountant, create_accountant
+from opacus.accountants.utils import get_noise_multiplier
+
+ACCOUNTANTS = ("rdp", "prv")
+Composition = tuple[float, float, int]  # (noise multiplier, sample rate, steps)
+
+
+def epsilon_of(history: Sequence[Composition], delta: float, accountant: str) -> float:
+    """ε of all compositions in `history` together; 0 when nothing was released."""
+    history = [h for h in history if h[2] > 0]
+    if not history:
+        return 0.0
+    acc = create_accountant(accountant)
+    acc.history = [(float(s), float(q), int(n)) for s, q, n in history]
+    with warnings.catch_warnings():  # "optimal order is the largest alpha": a looser bound, still a valid one
+        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+        return float(acc.get_epsilon(delta))
+
+
+def epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float, accountant: str) -> float:
+    """ε after `steps` compositions of the subsampled Gaussian mechanism; 0 for no steps."""
+    return epsilon_of([(noise_multiplier, sample_rate, steps)], delta, accountant)
+
+
+def noise_for_target(target_epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str) -> float:
+    """The smallest noise multiplier (to Opacus' search tolerance) whose ε over `steps` is ≤ the target."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+        return float(get_noise_multiplier(target_epsilon=target_epsilon, target_delta=delta,
+                                          sample_rate=sample_rate, steps=steps, accountant=accountant,
+                                          epsilon_tolerance=0.005))
+
+
+def steps_within_budget(noise_multiplier: float, sample_rate: float, target_epsilon: float, delta: float,
+                        accountant: str, max_steps: int, history: Sequence[Composition] = ()) -> int:
+    """The largest step count ≤ `max_steps` that, added to `history`, keeps ε within `target_epsilon`."""
+    def fits(steps: int) -> bool:
+        return epsilon_of([*history, (noise_multiplier, sample_rate, steps)], delta, accountant) <= target_epsilon
+
+    if fits(max_steps):
+        return max_steps
+    lo, hi = 0, max_steps  # fits(lo) (or lo = 0) and not fits(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def spent(accountant: IAccountant, delta: float) -> float:
+    """ε spent so far by a live accountant (0 before its first step)."""
+    return float(accountant.get_epsilon(delta)) if accountant.history else 0.0
