@@ -19,7 +19,6 @@ from private_gen.score_net import ScoreNet
 from private_gen.sliced_score import ProjectionStats
 from private_gen.training import SSMSettings
 
-
 CASES = [(0.01, 1.1, 1000), (0.05, 1.0, 1000), (0.2, 2.0, 300), (1.0, 5.0, 1)]
 
 

@@ -114,7 +114,8 @@ def _note_dp_model(config: dict[str, Any]) -> None:
     replaced = batchnorm_count(build_architecture(config))
     if replaced:
         _progress(f"note: privacy.mode={privacy['mode']}: {replaced} BatchNorm layers of "
-                  f"model={config['model']['name']} replaced by GroupNorm (groups = gcd(privacy.norm_groups={privacy['norm_groups']}, channels))")
+                  f"model={config['model']['name']} replaced by GroupNorm "
+                  f"(groups = gcd(privacy.norm_groups={privacy['norm_groups']}, channels))")
 
 
 def _round_line(row: dict[str, Any], num_rounds: int) -> str:
