@@ -1,0 +1,1 @@
+"""Figures drawn from finished run directories (`fedkd-plot`)."""

@@ -1,0 +1,86 @@
+"""Read finished run directories (federated runs and private-generation runs) into flat records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fedkd.config.rules import leaves
+from fedkd.errors import UserError
+
+NOT_A_SETTING = ("seed", "output.", "data_cache")  # keys that may differ between the seeds of one point
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished run: which method, which privacy setting, the ε it spent and its metrics."""
+
+    path: Path
+    kind: str                   # federated | generator
+    method: str
+    setting: str                # the configured privacy setting (groups seeds), e.g. dp-eps8.0
+    mode: str                   # none | sample | client
+    seed: int
+    epsilon: float | None
+    delta: float | None
+    accountant: str | None
+    scope: str
+    formal: bool                # False for a mechanism without a proven guarantee
+    metrics: dict[str, float]
+    settings: dict[str, Any]    # the flattened config without seed and output keys
+
+
+def _settings(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in leaves(config).items() if not k.startswith(NOT_A_SETTING)}
+
+
+def find_runs(paths: list[Path]) -> list[Path]:
+    """Every finished run directory at or under `paths` (sweep folders included); `.incomplete` and
+    `.failed` directories are not results and are skipped."""
+    found: list[Path] = []
+    for root in paths:
+        if not root.exists():
+            raise UserError(f"run path {root} does not exist; pass run directories or sweep folders")
+        candidates = [root] if (root / "config.yaml").is_file() else sorted(p.parent for p in root.rglob("config.yaml"))
+        found += [p for p in candidates if p.suffix not in (".incomplete", ".failed")
+                  and ((p / "summary.json").is_file() or (p / "metrics.json").is_file())]
+    if not found:
+        raise UserError(f"no finished run directories under {', '.join(map(str, paths))}; "
+                        "pass the run or sweep folders that fedkd-sim / fedkd-gen wrote")
+    return sorted(set(found))
+
+
+def read_run(path: Path) -> RunRecord:
+    config = yaml.safe_load((path / "config.yaml").read_text())
+    if (path / "summary.json").is_file():
+        return _federated(path, config)
+    return _generator(path, config)
+
+
+def _federated(path: Path, config: dict[str, Any]) -> RunRecord:
+    summary = json.loads((path / "summary.json").read_text())
+    privacy = summary.get("privacy", {"mode": "none", "epsilon": None})
+    mode = privacy["mode"]
+    return RunRecord(path, "federated", config["strategy"]["name"], config.get("privacy", {}).get("name", "nonprivate"),
+                     mode, int(config["seed"]), privacy.get("epsilon"), privacy.get("delta"),
+                     privacy.get("accountant"), privacy.get("scope", "non-private"), True,
+                     {k: float(v) for k, v in summary["final"].items() if isinstance(v, int | float)},
+                     _settings(config))
+
+
+def _generator(path: Path, config: dict[str, Any]) -> RunRecord:
+    metrics = json.loads((path / "metrics.json").read_text())
+    privacy = metrics.get("privacy", {})
+    method = config["generator"]["name"]
+    if "sampler" in config and method == "score_ssm":
+        method += f"+{config['sampler']['name']}"
+    guarantee = privacy.get("guarantee", "")
+    return RunRecord(path, "generator", method, config["gen_privacy"]["name"],
+                     "none" if guarantee.startswith("none") else "sample", int(config["seed"]),
+                     privacy.get("epsilon"), privacy.get("delta"), privacy.get("accountant"),
+                     privacy.get("scope", "non-private"), guarantee in ("(ε, δ)-DP", "none (non-private)"),
+                     {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}, _settings(config))
