@@ -207,3 +207,20 @@ def test_client_level_run_reports_the_accountants_epsilon_every_round(tmp_path, 
     assert privacy["rounds"] == 2 and privacy["delta"] == 1e-5
     if "privacy.clipping=adaptive" in wrapper:  # the clients' norm bits moved the clipping norm
         assert not math.isclose(float(rounds[1]["clipping_norm"]), 1.0)
+
+
+def test_weight_only_terms_keep_their_gradient_under_dp():
+    """FedProx' (μ/2)‖w − w_global‖² has no per-sample gradient; under DP-SGD it must still pull the weights.
+    With the data gradients clipped to ~0 and almost no noise, one SGD step is −lr·μ·(w − anchor)."""
+    from fedkd.methods.fedavg import proximal_objective
+
+    model, x, y = problem(16)
+    anchor = SmallCNN(1, 3, width=4, embedding_dim=8, norm_groups=2, pool_size=2)
+    before = [p.detach().clone() for p in model.parameters()]
+    budget = ClientBudget(settings(target=None, sigma=1e-9, bound=1e-12), ClientState(RecordDict()), 16, 16, 1)
+    private = PrivateTraining(budget, 0)
+    train = TRAIN | {"batch_size": 16, "lr": 0.1}
+    train_local(model, x, y, train, 0, proximal_objective(anchor, mu=2.0), private=private)
+    assert private.steps_this_round == 1
+    for p, b, a in zip(model.parameters(), before, anchor.parameters(), strict=True):
+        torch.testing.assert_close(p.detach(), b - 0.1 * 2.0 * (b - a.detach()), rtol=1e-4, atol=1e-6)

@@ -17,6 +17,8 @@ from torch import nn
 from fedkd.privacy.sample_level import PrivateTraining, empty_batch_step
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+# Terms that depend on the weights only (no data): under DP-SGD their gradient is added after the noise.
+PARAMETER_TERMS = frozenset({"proximal"})
 # Workload terms added to every objective: (model, x, y, row indices of the batch) -> named weighted terms.
 ExtraTerms = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 
@@ -77,13 +79,31 @@ def train_local(
                 terms = terms | extra_terms(model, x[batch], y[batch], batch)
             loss = torch.stack(list(terms.values())).sum()
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            if private is None:
+                loss.backward()
+                opt.step()
+            else:
+                _private_step(opt, terms)
             for name, value in (("train_loss", loss), *((f"loss_{k}", v) for k, v in terms.items())):
                 sums[name] = sums.get(name, 0.0) + value.item() * len(batch)
             correct += int((logits.argmax(1) == y[batch]).sum())
             seen += len(batch)
     return {k: v / max(seen, 1) for k, v in sums.items()} | {"train_accuracy": correct / max(seen, 1)}
+
+
+def _private_step(opt: torch.optim.Optimizer, terms: dict[str, torch.Tensor]) -> None:
+    """Clip and noise the data terms' per-sample gradients; add the weight-only terms' gradient after."""
+    data = [v for k, v in terms.items() if k not in PARAMETER_TERMS]
+    weights_only = [v for k, v in terms.items() if k in PARAMETER_TERMS]
+    torch.stack(data).sum().backward()
+    params = [p for group in opt.param_groups for p in group["params"]]
+    extra = torch.autograd.grad(torch.stack(weights_only).sum(), params, allow_unused=True) if weights_only else ()
+    if not opt.pre_step():  # clips, accumulates, adds noise into p.grad
+        return
+    for p, g in zip(params, extra, strict=False):
+        if g is not None:
+            p.grad += g
+    opt.original_optimizer.step()
 
 
 @torch.no_grad()
