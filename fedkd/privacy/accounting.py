@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from functools import lru_cache
 
 from opacus.accountants import IAccountant, create_accountant
 from opacus.accountants.utils import get_noise_multiplier
@@ -19,11 +20,19 @@ Composition = tuple[float, float, int]  # (noise multiplier, sample rate, steps)
 
 def epsilon_of(history: Sequence[Composition], delta: float, accountant: str) -> float:
     """ε of all compositions in `history` together; 0 when nothing was released."""
-    history = [h for h in history if h[2] > 0]
+    merged: dict[tuple[float, float], int] = {}  # compositions of one (σ, q) add up their steps
+    for sigma, q, steps in history:
+        if steps > 0:
+            merged[(float(sigma), float(q))] = merged.get((float(sigma), float(q)), 0) + int(steps)
+    return _epsilon(tuple((s, q, n) for (s, q), n in merged.items()), float(delta), accountant)
+
+
+@lru_cache(maxsize=4096)
+def _epsilon(history: tuple[Composition, ...], delta: float, accountant: str) -> float:
     if not history:
         return 0.0
     acc = create_accountant(accountant)
-    acc.history = [(float(s), float(q), int(n)) for s, q, n in history]
+    acc.history = list(history)
     with warnings.catch_warnings():  # "optimal order is the largest alpha": a looser bound, still a valid one
         warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
         return float(acc.get_epsilon(delta))
@@ -34,6 +43,7 @@ def epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: floa
     return epsilon_of([(noise_multiplier, sample_rate, steps)], delta, accountant)
 
 
+@lru_cache(maxsize=256)
 def noise_for_target(target_epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str) -> float:
     """The smallest noise multiplier (to Opacus' search tolerance) whose ε over `steps` is ≤ the target."""
     with warnings.catch_warnings():
