@@ -162,6 +162,7 @@ def test_dp_models_have_no_batchnorm():
     (["privacy=sample", "privacy.target_epsilon=null"], "privacy.noise_multiplier=None is invalid"),
     (["privacy=sample", "strategy=fedavg_ft"], "strategy='fedavg_ft' is invalid"),
     (["privacy=sample", "privacy.accountant=gdp"], "privacy.accountant='gdp' is invalid; allowed: one of: rdp, prv"),
+    (["privacy=sample", "privacy.noise_multiplier=0.1"], "privacy.noise_multiplier=0.1 is invalid; allowed: at least"),
     (["privacy=client", "strategy=fedper"], "strategy='fedper' is invalid"),
     (["privacy=client", "privacy.clipping=adaptive"], "privacy.noise_multiplier=1.0 is invalid; allowed: below 2"),
     (["privacy=client", "privacy.side=both"], "privacy.side='both' is invalid"),

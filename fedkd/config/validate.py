@@ -116,6 +116,7 @@ def workload_rules(values: dict[str, Any]) -> dict[str, Rule]:
             **teacher_rules("workload.teacher"), **method_rules("workload.method", values["workload.method.schedule"])}
 
 
+PRV_MIN_NOISE, PRV_MAX_EPSILON = 0.2, 100.0
 _DP_COMMON: dict[str, Rule] = {"privacy.delta": number(0, 1, lo_open=True, hi_open=True),
                                "privacy.norm_groups": integer(1)}
 PRIVACY_RULES: dict[str, dict[str, Rule]] = {
@@ -200,6 +201,13 @@ def _check_privacy(c: dict[str, Any]) -> None:
         if privacy["target_epsilon"] is None and privacy["noise_multiplier"] is None:
             raise ConfigError("privacy.noise_multiplier", None,
                               "a number > 0 when privacy.target_epsilon is null (set one of the two)")
+        if privacy["accountant"] == "prv":  # Opacus' PRV fails or stalls for ε in the hundreds
+            if (privacy["noise_multiplier"] or 1.0) < PRV_MIN_NOISE:
+                raise ConfigError("privacy.noise_multiplier", privacy["noise_multiplier"],
+                                  f"at least {PRV_MIN_NOISE} with privacy.accountant=prv (use rdp for less noise)")
+            if (privacy["target_epsilon"] or 0.0) > PRV_MAX_EPSILON:
+                raise ConfigError("privacy.target_epsilon", privacy["target_epsilon"],
+                                  f"at most {PRV_MAX_EPSILON} with privacy.accountant=prv (use rdp beyond)")
         if strategy == "fedavg_ft":
             raise ConfigError("strategy", strategy, "a method other than fedavg_ft under privacy=sample (it "
                               "fine-tunes on the private split at every evaluation, outside any planned budget)")
