@@ -135,7 +135,8 @@ def main() -> None:
             print(f"[{count}/{len(todo)}] {dataset} {row}: FD {first['frechet_distance']:.1f} "
                   f"CNN {first.get('cnn_accuracy', float('nan')):.3f} ({time.perf_counter() - started:.0f} s)",
                   flush=True)
-    rows = [r for d, row in jobs if (done / f"{d}-{_slug(row)}.json").exists()
+    everything = [(d, r) for d in ("mnist_subset", "digits") for r in ROWS]  # the table keeps every finished row
+    rows = [r for d, row in everything if (done / f"{d}-{_slug(row)}.json").exists()
             for r in json.loads((done / f"{d}-{_slug(row)}.json").read_text())]
     args.docs.mkdir(parents=True, exist_ok=True)
     write_tables(rows, args.docs / "private_generation.csv", args.docs / "private_generation.md")
