@@ -196,6 +196,9 @@ def test_sample_level_run_spends_each_budget_then_refuses(tmp_path):
 
 
 @pytest.mark.parametrize("wrapper", [["privacy.side=server", "privacy.clipping=fixed"],
+                                     ["privacy.side=client", "privacy.clipping=fixed"],
+                                     ["privacy.side=server", "privacy.clipping=adaptive",
+                                      "privacy.clipped_count_stddev=2"],
                                      ["privacy.side=client", "privacy.clipping=adaptive",
                                       "privacy.clipped_count_stddev=2"]])
 def test_client_level_run_reports_the_accountants_epsilon_every_round(tmp_path, wrapper):
@@ -206,22 +209,17 @@ def test_client_level_run_reports_the_accountants_epsilon_every_round(tmp_path, 
         assert float(r["client_epsilon"]) == pytest.approx(reference.get_epsilon(1e-5), rel=1e-6)
     assert privacy["epsilon"] == pytest.approx(float(rounds[-1]["client_epsilon"]))
     assert privacy["rounds"] == 2 and privacy["delta"] == 1e-5
-    if "privacy.clipping=adaptive" in wrapper:  # the clients' norm bits moved the clipping norm
+    if "privacy.clipping=adaptive" in wrapper:  # the (server's or clients') norm bits moved the clipping norm
         assert not math.isclose(float(rounds[1]["clipping_norm"]), 1.0)
 
 
-def test_weight_only_terms_keep_their_gradient_under_dp():
-    """FedProx' (μ/2)‖w − w_global‖² has no per-sample gradient; under DP-SGD it must still pull the weights.
-    With the data gradients clipped to ~0 and almost no noise, one SGD step is −lr·μ·(w − anchor)."""
-    from fedkd.methods.fedavg import proximal_objective
-
-    model, x, y = problem(16)
-    anchor = SmallCNN(1, 3, width=4, embedding_dim=8, norm_groups=2, pool_size=2)
-    before = [p.detach().clone() for p in model.parameters()]
-    budget = ClientBudget(settings(target=None, sigma=1e-9, bound=1e-12), ClientState(RecordDict()), 16, 16, 1)
-    private = PrivateTraining(budget, 0)
-    train = TRAIN | {"batch_size": 16, "lr": 0.1}
-    train_local(model, x, y, train, 0, proximal_objective(anchor, mu=2.0), private=private)
-    assert private.steps_this_round == 1
-    for p, b, a in zip(model.parameters(), before, anchor.parameters(), strict=True):
-        torch.testing.assert_close(p.detach(), b - 0.1 * 2.0 * (b - a.detach()), rtol=1e-4, atol=1e-6)
+def test_client_level_accounting_with_sampled_clients(tmp_path):
+    """Flower samples 2 of 4 clients without replacement: the accountant uses that sampling model."""
+    rounds, _, privacy = _run(tmp_path, "num_rounds=2", "simulation.fraction_train=0.5", "privacy=client",
+                              "privacy.noise_multiplier=1.5")
+    reference = dpa.rdp.RdpAccountant(neighboring_relation=dpa.NeighboringRelation.REPLACE_ONE)
+    for r in rounds:
+        assert r["clients_trained"] == "2"
+        reference.compose(dpa.SampledWithoutReplacementDpEvent(4, 2, dpa.GaussianDpEvent(1.5)))
+        assert float(r["client_epsilon"]) == pytest.approx(reference.get_epsilon(1e-5), rel=1e-6)
+    assert privacy["clients_per_round"] == 2 and "without-replacement" in privacy["accountant"]
