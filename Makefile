@@ -33,12 +33,13 @@ test: setup  ## ruff + the whole test suite
 lint: setup
 	@$(VENV)/bin/ruff check .
 
-bench: setup  ## round overhead, face set difficulty, client update cost, client state memory
+bench: setup  ## round overhead, face set difficulty, client update cost, client state memory, DP cost
 	@$(VENV)/bin/python benchmarks/round_overhead.py
 	@$(VENV)/bin/python benchmarks/face_difficulty.py
 	@$(VENV)/bin/python benchmarks/client_update_cost.py
 	@$(VENV)/bin/python benchmarks/client_state_memory.py
 	@$(VENV)/bin/python benchmarks/face_student_speed.py
+	@$(VENV)/bin/python benchmarks/dp_cost.py
 
 compare: setup  ## personalized-FL comparison table (docs/results/personalization.*; 40 min here)
 	@$(VENV)/bin/python benchmarks/personalization_comparison.py --workers 2

@@ -56,6 +56,16 @@ def test_face_workload_refuses_what_cannot_work(override, message):
         face_config(override)
 
 
+def test_face_students_train_under_sample_level_dp(tmp_path):
+    """The per-sample feature distiller runs under DP-SGD (its second forward pass included)."""
+    path = run_in_process(face_config("strategy=fedckd", "face_method@workload.method=feature_kd", "privacy=sample",
+                                      "privacy.target_epsilon=4"), output_root=tmp_path)
+    with open(path / "clients.csv") as fh:
+        trained = [row for row in csv.DictReader(fh) if row["phase"] == "train"]
+    assert len(trained) == 6 and all(0 < float(row["dp_epsilon"]) <= 4.0 for row in trained)
+    assert all(float(row["loss_face_kd_feature"]) > 0 for row in trained)
+
+
 def test_batch_coupled_losses_are_refused_under_differential_privacy():
     check_dp_compatible(LogitFeatureKD, "sample", "workload.method.distiller")  # per-sample: allowed
     check_dp_compatible(CCKD, "none", "workload.method.distiller")  # no DP: allowed

@@ -19,6 +19,7 @@ from fedkd.app.inprocess import run_in_process
 from fedkd.config.compose import compose_config
 from fedkd.config.validate import validate
 from fedkd.distill import build_kd_loss
+from fedkd.distill.outputs import Outputs
 from fedkd.errors import UserError
 from fedkd.methods.base import frozen
 from fedkd.methods.fedckd import distillation_objective
@@ -79,23 +80,34 @@ def test_every_per_sample_gradient_is_clipped_before_noise(monkeypatch):
     assert len(checked) == steps == 4 and sum(checked) > 0  # every step checked; some gradients were clipped
 
 
+def feature_terms(student: Outputs, y: torch.Tensor, rows: torch.Tensor) -> dict:
+    """A workload term on the student's embedding (as the face-distillation terms are)."""
+    return {"feature": ((student.embedding - torch.linspace(-1, 1, 8)) ** 2).sum(1).mean()}
+
+
 @pytest.mark.parametrize("mode", ["hooks", "functorch"])
-def test_per_sample_gradients_of_the_distillation_objective_match_autograd(mode):
-    """Opacus' per-sample gradients of CE + KD from a frozen teacher equal each sample's own gradient:
-    the objective couples no samples (GroupNorm, batch-mean reduction)."""
+@pytest.mark.parametrize("extra", [None, feature_terms])
+def test_per_sample_gradients_of_the_distillation_objective_match_autograd(mode, extra):
+    """Opacus' per-sample gradients of CE + KD from a frozen teacher (+ a workload term on the embedding)
+    equal each sample's own gradient: the objective couples no samples (GroupNorm, batch-mean reduction)."""
     model, x, y = problem(5)
     objective = teachers_objective()
+
+    def loss(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        outputs, terms = objective(model, xb, yb)
+        if extra is not None:
+            terms |= extra(outputs, yb, torch.arange(len(yb)))
+        return torch.stack(list(terms.values())).sum()
+
     budget = ClientBudget(settings(target=None, sigma=1.0, mode=mode), ClientState(RecordDict()), 5, 5, 1)
     expected = []
     for i in range(5):
         model.zero_grad()
-        _, terms = objective(model, x[i:i + 1], y[i:i + 1])
-        torch.stack(list(terms.values())).sum().backward()
+        loss(x[i:i + 1], y[i:i + 1]).backward()
         expected.append([p.grad.clone() for p in model.parameters()])
     with PrivateTraining(budget, 0).attach(model, torch.optim.SGD(model.parameters(), lr=0.1)) as opt:
         opt.zero_grad()
-        _, terms = objective(model, x, y)
-        torch.stack(list(terms.values())).sum().backward()
+        loss(x, y).backward()
         for k, p in enumerate(model.parameters()):
             torch.testing.assert_close(p.grad_sample, torch.stack([e[k] for e in expected]), rtol=1e-4, atol=1e-6)
 

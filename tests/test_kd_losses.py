@@ -59,14 +59,14 @@ def test_fedckd_objective_weights_each_teacher():
     student, global_t, historical_t = (SmallCNN(1, 5).eval() for _ in range(3))
     kd = LogitKD(2.0)
     objective = distillation_objective({"global": (0.3, global_t), "historical": (0.7, historical_t)}, kd)
-    logits, terms = objective(student, x, y)
+    outputs, terms = objective(student, x, y)
     with torch.no_grad():
         out = forward_outputs(student, x)
         assert terms["ce"].item() == pytest.approx(F.cross_entropy(out.logits, y).item(), rel=1e-6)
         assert terms["kd_global"].item() == pytest.approx(0.3 * kd(out, forward_outputs(global_t, x)).item(), rel=1e-6)
         assert terms["kd_historical"].item() == pytest.approx(
             0.7 * kd(out, forward_outputs(historical_t, x)).item(), rel=1e-6)
-    assert torch.equal(logits, out.logits)
+    assert torch.equal(outputs.logits, out.logits) and torch.equal(outputs.embedding, out.embedding)
 
 
 def test_proximal_term_is_half_mu_squared_distance():

@@ -15,11 +15,10 @@ from typing import Any
 
 import torch
 from hydra.utils import instantiate
-from torch import nn
 
 from fedkd.data.federated import ClientData, load_image_data
 from fedkd.distill.face_distiller import FaceDistiller
-from fedkd.distill.outputs import Outputs, forward_outputs
+from fedkd.distill.outputs import Outputs
 from fedkd.errors import UserError
 from fedkd.faces.face_split import split_identities
 from fedkd.faces.networks import build_teacher
@@ -85,8 +84,7 @@ def teacher_for(config: dict[str, Any]) -> ResNetFace:
 def face_distillation_terms(teacher_outputs: Outputs, distiller: FaceDistiller) -> ExtraTerms:
     """Extra loss terms: the distiller between the student on LR faces and the teacher on their HR versions."""
 
-    def terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor) -> dict[str, torch.Tensor]:
-        student = forward_outputs(model, x)
+    def terms(student: Outputs, y: torch.Tensor, rows: torch.Tensor) -> dict[str, torch.Tensor]:
         teacher = Outputs(teacher_outputs.embedding[rows], teacher_outputs.logits[rows])
         return {f"face_{name}": value for name, value in distiller(student, teacher, y).items()}
 

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fedkd.distill import forward_outputs
 from fedkd.methods.base import LocalMethod, RoundInput, StateDict
 from fedkd.training.local import Objective, cross_entropy
 
@@ -17,9 +18,9 @@ def proximal_objective(anchor: nn.Module, mu: float) -> Objective:
     anchor_params = [p.detach().clone() for p in anchor.parameters()]
 
     def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
-        logits = model(x)
+        outputs = forward_outputs(model, x)
         distance = sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor_params, strict=True))
-        return logits, {"ce": F.cross_entropy(logits, y), "proximal": 0.5 * mu * distance}
+        return outputs, {"ce": F.cross_entropy(outputs.logits, y), "proximal": 0.5 * mu * distance}
 
     return objective
 

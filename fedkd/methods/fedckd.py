@@ -39,7 +39,7 @@ def distillation_objective(teachers: dict[str, tuple[float, nn.Module]], kd_loss
             with torch.no_grad():
                 target = forward_outputs(teacher, x)
             terms[f"kd_{name}"] = weight * kd_loss(student, target)
-        return student.logits, terms
+        return student, terms
 
     return objective
 

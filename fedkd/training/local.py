@@ -1,7 +1,9 @@
 """Local mini-batch training with a pluggable objective, and evaluation, on in-memory tensors.
 
-An objective maps a batch to the student's logits and a dict of named, already weighted loss terms;
-the loop sums the terms (the mdistiller contract) and reports each term's mean as `loss_<name>`.
+An objective maps a batch to the student's outputs (embedding and logits, from one forward pass) and a
+dict of named, already weighted loss terms; the workload's extra terms are computed from the same
+outputs (one forward per step: DP-SGD's per-sample hooks need every forward to reach the loss). The
+loop sums the terms (the mdistiller contract) and reports each term's mean as `loss_<name>`.
 """
 
 from __future__ import annotations
@@ -14,18 +16,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fedkd.distill.outputs import Outputs, forward_outputs
 from fedkd.privacy.sample_level import PrivateTraining, empty_batch_step
 
-Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[Outputs, dict[str, torch.Tensor]]]
 # Terms that depend on the weights only (no data): under DP-SGD their gradient is added after the noise.
 PARAMETER_TERMS = frozenset({"proximal"})
-# Workload terms added to every objective: (model, x, y, row indices of the batch) -> named weighted terms.
-ExtraTerms = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
+# Workload terms added to every objective: (student outputs, y, row indices of the batch) -> named weighted terms.
+ExtraTerms = Callable[[Outputs, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 
 
-def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    logits = model(x)
-    return logits, {"ce": F.cross_entropy(logits, y)}
+def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[Outputs, dict[str, torch.Tensor]]:
+    outputs = forward_outputs(model, x)
+    return outputs, {"ce": F.cross_entropy(outputs.logits, y)}
 
 
 def make_optimizer(params: Iterable[nn.Parameter], train_cfg: dict[str, Any]) -> torch.optim.Optimizer:
@@ -51,7 +54,8 @@ def train_local(
     """Run `epochs` (default `train.local_epochs`) over (x, y), optimising `params` (default: all).
 
     `extra_terms` (the workload's own losses, e.g. face distillation from an HR teacher) are added to
-    the objective's terms on every batch; they receive the batch's row indices into (x, y).
+    the objective's terms on every batch; they receive the student's outputs and the batch's row
+    indices into (x, y).
     With `private`, the steps are DP-SGD steps on Poisson batches, as many as the client's budget allows.
 
     Returns the example-weighted means over all steps of the summed loss (`train_loss`), of each
@@ -74,9 +78,9 @@ def train_local(
                 if len(batch) == 0:
                     empty_batch_step(opt)
                     continue
-            logits, terms = objective(model, x[batch], y[batch])
+            outputs, terms = objective(model, x[batch], y[batch])
             if extra_terms is not None:
-                terms = terms | extra_terms(model, x[batch], y[batch], batch)
+                terms = terms | extra_terms(outputs, y[batch], batch)
             loss = torch.stack(list(terms.values())).sum()
             opt.zero_grad(set_to_none=True)
             if private is None:
@@ -86,7 +90,7 @@ def train_local(
                 _private_step(opt, terms)
             for name, value in (("train_loss", loss), *((f"loss_{k}", v) for k, v in terms.items())):
                 sums[name] = sums.get(name, 0.0) + value.item() * len(batch)
-            correct += int((logits.argmax(1) == y[batch]).sum())
+            correct += int((outputs.logits.argmax(1) == y[batch]).sum())
             seen += len(batch)
     return {k: v / max(seen, 1) for k, v in sums.items()} | {"train_accuracy": correct / max(seen, 1)}
 
