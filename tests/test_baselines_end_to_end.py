@@ -3,25 +3,19 @@ round metrics keep personalized, global and never-trained clients apart."""
 
 from __future__ import annotations
 
-import csv
 import json
 
 import pytest
+from helpers import run_tiny
 
-from fedkd.app.inprocess import run_in_process
-from fedkd.config.compose import compose_config
-from fedkd.config.validate import STRATEGIES, validate
+from fedkd.config.validate import STRATEGIES
 
 TINY = ["dataset=digits", "lowres=none", "partition=iid", "num_rounds=2", "simulation.num_clients=4",
         "simulation.fraction_train=0.5", "simulation.backend=inprocess", "train.local_epochs=1"]
 
 
 def _run(tmp_path, *overrides: str) -> tuple[list[dict], list[dict], dict]:
-    path = run_in_process(validate(compose_config([*TINY, *overrides])), output_root=tmp_path)
-    with open(path / "rounds.csv") as fh:
-        rounds = list(csv.DictReader(fh))
-    with open(path / "clients.csv") as fh:
-        clients = list(csv.DictReader(fh))
+    rounds, clients, path = run_tiny(tmp_path, [*TINY, *overrides])
     return rounds, clients, json.loads((path / "summary.json").read_text())
 
 

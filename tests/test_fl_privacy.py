@@ -4,7 +4,6 @@ client-level accounting, and the runs end to end."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 
@@ -12,10 +11,9 @@ import dp_accounting as dpa
 import pytest
 import torch
 from flwr.app import RecordDict
-from opacus.optimizers.optimizer import DPOptimizer
+from helpers import check_clipping_at_noise, run_tiny
 from torch import nn
 
-from fedkd.app.inprocess import run_in_process
 from fedkd.config.compose import compose_config
 from fedkd.config.validate import validate
 from fedkd.distill import build_kd_loss
@@ -60,20 +58,8 @@ def participate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, budget: Clie
 
 def test_every_per_sample_gradient_is_clipped_before_noise(monkeypatch):
     """At each noise addition the summed gradient is Σ_i min(1, C/‖g_i‖)·g_i and each term has norm ≤ C."""
-    bound, checked = 0.05, []
-    original = DPOptimizer.add_noise
-
-    def checking_add_noise(self):
-        samples = [p.grad_sample for p in self.params]
-        norms = torch.stack([g.flatten(1).norm(dim=1) for g in samples], 1).norm(dim=1)
-        factors = (bound / (norms + 1e-6)).clamp(max=1.0)
-        assert ((factors * norms) <= bound * (1 + 1e-5)).all()
-        for p, g in zip(self.params, samples, strict=True):
-            torch.testing.assert_close(p.summed_grad, torch.einsum("i,i...->...", factors, g), rtol=1e-4, atol=1e-7)
-        checked.append(int((norms > bound).sum()))
-        original(self)
-
-    monkeypatch.setattr(DPOptimizer, "add_noise", checking_add_noise)
+    bound = 0.05
+    checked = check_clipping_at_noise(monkeypatch, bound)
     model, x, y = problem()
     budget = ClientBudget(settings(target=None, sigma=1.0, bound=bound), ClientState(RecordDict()), len(y), 8, 1)
     steps = participate(model, x, y, budget, seed=0)
@@ -185,11 +171,7 @@ def test_bad_privacy_settings_are_refused(override, message):
 
 
 def _run(tmp_path, *overrides: str) -> tuple[list[dict], list[dict], dict]:
-    path = run_in_process(validate(compose_config([*TINY, *overrides])), output_root=tmp_path)
-    with open(path / "rounds.csv") as fh:
-        rounds = list(csv.DictReader(fh))
-    with open(path / "clients.csv") as fh:
-        clients = list(csv.DictReader(fh))
+    rounds, clients, path = run_tiny(tmp_path, [*TINY, *overrides])
     return rounds, clients, json.loads((path / "privacy.json").read_text())
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dp_accounting as dpa
 import pytest
 import torch
-from opacus.optimizers.optimizer import DPOptimizer
+from helpers import check_clipping_at_noise
 
 from fedkd.errors import UserError
 from fedkd.privacy.accounting import epsilon, noise_for_target, steps_within_budget
@@ -70,20 +70,8 @@ def settings(epochs: int, multiplicity: int = 1) -> SSMSettings:
 def test_every_per_sample_gradient_is_clipped_before_noise(monkeypatch):
     """At each noise addition, the summed gradient equals Σ_i min(1, C/‖g_i‖)·g_i of the per-sample
     gradients handed to Opacus, and each clipped term has norm ≤ C."""
-    bound, checked = 0.05, []
-    original = DPOptimizer.add_noise
-
-    def checking_add_noise(self):
-        samples = [p.grad_sample for p in self.params]
-        norms = torch.stack([g.flatten(1).norm(dim=1) for g in samples], 1).norm(dim=1)
-        factors = (bound / (norms + 1e-6)).clamp(max=1.0)
-        assert ((factors * norms) <= bound * (1 + 1e-5)).all()
-        for p, g in zip(self.params, samples, strict=True):
-            torch.testing.assert_close(p.summed_grad, torch.einsum("i,i...->...", factors, g), rtol=1e-4, atol=1e-7)
-        checked.append(int((norms > bound).sum()))
-        original(self)
-
-    monkeypatch.setattr(DPOptimizer, "add_noise", checking_add_noise)
+    bound = 0.05
+    checked = check_clipping_at_noise(monkeypatch, bound)
     net, x, y = tiny_problem()
     privacy = {"accountant": "rdp", "delta": 1e-5, "target_epsilon": 50.0, "noise_multiplier": 1.0,
                "max_grad_norm": bound}

@@ -1,0 +1,45 @@
+"""Helpers shared by several test modules."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+from opacus.optimizers.optimizer import DPOptimizer
+
+from fedkd.app.inprocess import run_in_process
+from fedkd.config.compose import compose_config
+from fedkd.config.validate import validate
+
+
+def check_clipping_at_noise(monkeypatch: pytest.MonkeyPatch, bound: float) -> list[int]:
+    """Patch Opacus so that every noise addition first checks that the summed gradient is
+    Σ_i min(1, C/‖g_i‖)·g_i of the per-sample gradients and that each clipped term has norm ≤ C.
+    Returns the list that receives, per step, how many gradients were actually clipped."""
+    clipped: list[int] = []
+    original = DPOptimizer.add_noise
+
+    def checking_add_noise(self: DPOptimizer) -> None:
+        samples = [p.grad_sample for p in self.params]
+        norms = torch.stack([g.flatten(1).norm(dim=1) for g in samples], 1).norm(dim=1)
+        factors = (bound / (norms + 1e-6)).clamp(max=1.0)
+        assert ((factors * norms) <= bound * (1 + 1e-5)).all()
+        for p, g in zip(self.params, samples, strict=True):
+            torch.testing.assert_close(p.summed_grad, torch.einsum("i,i...->...", factors, g), rtol=1e-4, atol=1e-7)
+        clipped.append(int((norms > bound).sum()))
+        original(self)
+
+    monkeypatch.setattr(DPOptimizer, "add_noise", checking_add_noise)
+    return clipped
+
+
+def run_tiny(tmp_path: Path, overrides: list[str]) -> tuple[list[dict], list[dict], Path]:
+    """One in-process run; its rounds.csv and clients.csv rows and its directory."""
+    path = run_in_process(validate(compose_config(overrides)), output_root=tmp_path)
+    with open(path / "rounds.csv") as fh:
+        rounds = list(csv.DictReader(fh))
+    with open(path / "clients.csv") as fh:
+        clients = list(csv.DictReader(fh))
+    return rounds, clients, path
