@@ -32,7 +32,7 @@ def privacy_utility(runs: list[Path], metrics: list[str] | None, out: Path | Non
     out = out or (runs[0] if runs[0].is_dir() else runs[0].parent) / "privacy_utility"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_csv(points, out.with_suffix(".csv"))
-    paths = draw(points, out, title or f"privacy–utility, {len(records) - len(unproven)} runs")
+    paths = draw(points, out, title or f"privacy–utility, {len(records) - len(unproven)} runs", chosen)
     return [*paths, out.with_suffix(".csv")]
 
 

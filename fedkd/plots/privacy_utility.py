@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 
 from fedkd.errors import UserError
@@ -118,9 +119,9 @@ def _axis_label(points: list[Point]) -> str:
     return f"ε (log scale), {delta}, {', '.join(modes)}; accountant {', '.join(accountants)}"
 
 
-def draw(points: list[Point], out: Path, title: str) -> list[Path]:
-    """One panel per metric; returns the PNG and SVG paths."""
-    metrics = list(dict.fromkeys(p.metric for p in points))
+def draw(points: list[Point], out: Path, title: str, metrics: tuple[str, ...]) -> list[Path]:
+    """One panel per metric (in the order given); returns the PNG and SVG paths."""
+    metrics = tuple(m for m in metrics if any(p.metric == m for p in points))
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.2), squeeze=False)
     colours = {m: f"C{i}" for i, m in enumerate(dict.fromkeys(p.line for p in points))}
     for ax, metric in zip(axes[0], metrics, strict=True):
@@ -138,6 +139,9 @@ def draw(points: list[Point], out: Path, title: str) -> list[Path]:
             ax.axhspan(ref.value_mean - ref.value_std, ref.value_mean + ref.value_std, color=colour, alpha=0.08)
         if private:
             ax.set_xscale("log")
+            ticks = sorted({float(f"{p.epsilon_mean:.2g}") for p in private})
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(_axis_label(mine))
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
