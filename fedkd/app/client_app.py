@@ -16,10 +16,12 @@ from torch import nn
 
 from fedkd.app.run_config import config_from_context
 from fedkd.data.federated import ClientData, load_client_data
+from fedkd.data.node_data import read_partition
+from fedkd.errors import UserError
 from fedkd.faces.adabn import adapt_batchnorm
 from fedkd.faces.federated_workload import adapts_batchnorm, client_extra_terms
 from fedkd.methods import RoundInput, build_method
-from fedkd.models.factory import build_model
+from fedkd.models.factory import Shape, build_model
 from fedkd.privacy.client_level import central_dp_clipping_mod
 from fedkd.privacy.sample_level import ClientBudget, PrivateTraining, SampleDPSettings
 from fedkd.state.client_state import ClientState
@@ -29,33 +31,41 @@ ConfigSource = Callable[[Context], dict[str, Any]]
 
 
 @lru_cache(maxsize=256)
-def _client_data(config_json: str, partition_id: int) -> ClientData:
-    return load_client_data(json.loads(config_json), partition_id)
+def _client_data(config_json: str, partition_id: int, data_file: str) -> tuple[ClientData, Shape | None]:
+    """The node's own partition file in a deployment (`data-file` in its node config), else its split
+    of the configured data set."""
+    if data_file:
+        return read_partition(data_file)
+    return load_client_data(json.loads(config_json), partition_id), None
 
 
 @lru_cache(maxsize=256)
-def _extra_terms(config_json: str, partition_id: int) -> ExtraTerms | None:
-    return client_extra_terms(json.loads(config_json), _client_data(config_json, partition_id))
+def _extra_terms(config_json: str, partition_id: int, data_file: str) -> ExtraTerms | None:
+    return client_extra_terms(json.loads(config_json), _client_data(config_json, partition_id, data_file)[0])
 
 
 def _round_input(msg: Message, context: Context, config: dict[str, Any], phase_offset: int) -> RoundInput:
     torch.set_num_threads(max(1, int(config["simulation"]["client_cpus"])))
     partition_id = int(context.node_config["partition-id"])
-    server_round = int(msg.content["config"].get("server-round", 0)) if "config" in msg.content else 0
+    data_file = str(context.node_config.get("data-file", ""))
     config_json = json.dumps(config, sort_keys=True)
+    data, shape = _client_data(config_json, partition_id, data_file)
+    if data.partition_id != partition_id:
+        raise UserError(f"data-file={data_file} holds partition {data.partition_id}, not partition-id={partition_id}")
+    server_round = int(msg.content["config"].get("server-round", 0)) if "config" in msg.content else 0
 
     def new_model() -> nn.Module:
-        return build_model(config)
+        return build_model(config, shape)
 
     return RoundInput(
         global_weights=msg.content["arrays"].to_torch_state_dict(),
-        data=_client_data(config_json, partition_id),
+        data=data,
         state=ClientState(context.state),
         server_round=server_round,
         seed=config["seed"] * 1_000_003 + server_round * 1_009 + partition_id * 2 + phase_offset,
         new_model=new_model,
         server_config=dict(msg.content["config"]) if "config" in msg.content else {},
-        extra_terms=_extra_terms(config_json, partition_id),
+        extra_terms=_extra_terms(config_json, partition_id, data_file),
     )
 
 

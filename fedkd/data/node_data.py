@@ -1,0 +1,35 @@
+"""One client's split as a file of its own: what a SuperNode holds in a deployment.
+
+`fedkd-deploy` writes `partition-<i>.pt` per client (train/test images after the LR transform, the HR
+versions, labels and the data set's shape); a SuperNode started with `--node-config "... data-file=PATH"`
+loads only that file, never the whole data set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fedkd.data.federated import ClientData, input_shape, load_client_data, num_classes
+from fedkd.errors import UserError
+
+Shape = tuple[int, int, int]  # (channels, side, classes)
+
+
+def write_partition(config: dict[str, Any], partition_id: int, path: Path) -> None:
+    data = load_client_data(config, partition_id)
+    channels, side = input_shape(config)
+    torch.save({"partition_id": partition_id, "shape": (channels, side, num_classes(config)),
+                **{k: getattr(data, k) for k in ("train_x", "train_y", "test_x", "test_y", "train_hr", "test_hr")}},
+               path)
+
+
+def read_partition(path: str) -> tuple[ClientData, Shape]:
+    if not Path(path).is_file():
+        raise UserError(f"data-file={path} does not exist; give each SuperNode the path of its own partition file "
+                        "(--node-config \"partition-id=I num-partitions=N data-file=PATH\")")
+    saved = torch.load(path, weights_only=True)
+    shape = tuple(saved.pop("shape"))
+    return ClientData(**saved), (int(shape[0]), int(shape[1]), int(shape[2]))

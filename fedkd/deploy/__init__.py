@@ -1,0 +1,1 @@
+"""Flower's Deployment Engine on this machine: a SuperLink and SuperNodes as one unit (`fedkd-deploy`)."""

@@ -1,0 +1,101 @@
+"""`fedkd-deploy`: the fedkd app on Flower's Deployment Engine, on this machine: one SuperLink and N
+SuperNodes (each with its own FLWR_HOME and only its own partition file), TLS on by default, the
+SuperLink's state in a database file; submits the run with `flwr run`, streams its log, and stops every
+process it started, also when the run fails or is interrupted.
+
+    fedkd-deploy [--supernodes 3] [--port 9200] [--insecure] [--dir DIR] [--timeout S] [OVERRIDES...]
+
+OVERRIDES are the Hydra overrides of `fedkd-sim` (simulation.num_clients is set to --supernodes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fedkd.config.compose import compose_config
+from fedkd.config.validate import validate
+from fedkd.data.node_data import write_partition
+from fedkd.deploy.cluster import Layout, LocalCluster
+from fedkd.errors import USAGE_EXIT_CODE, UserError
+from fedkd.paths import PROJECT_ROOT, expand
+
+CONNECTION = "fedkd-deploy"
+
+
+def write_user_config(layout: Layout) -> None:
+    """The `flwr` CLI's connection to this SuperLink (FLWR_HOME/config.toml of the submitting user)."""
+    layout.user_home.mkdir(parents=True, exist_ok=True)
+    security = 'insecure = true' if layout.insecure else f'root-certificates = "{layout.certs / "ca.crt"}"'
+    (layout.user_home / "config.toml").write_text(
+        f'[superlink]\ndefault = "{CONNECTION}"\n\n[superlink.{CONNECTION}]\naddress = "{layout.address}"\n'
+        f"{security}\n")
+
+
+def make_certificates(layout: Layout) -> None:
+    subprocess.run(["bash", str(PROJECT_ROOT / "scripts" / "make-certificates.sh"), str(layout.certs),
+                    layout.host, "localhost"], check=True, stdout=subprocess.DEVNULL)
+
+
+def deploy(overrides: list[str], layout: Layout, timeout: float) -> int:
+    """Run one experiment on a fresh local deployment; returns `flwr run`'s exit code."""
+    overrides = [*overrides, f"simulation.num_clients={layout.num_supernodes}"]
+    config = validate(compose_config(overrides))
+    if layout.insecure:
+        print("warning: --insecure: SuperLink and SuperNodes talk in plain text, without TLS", file=sys.stderr)
+    else:
+        make_certificates(layout)
+    for i in range(layout.num_supernodes):
+        layout.supernode_home(i).mkdir(parents=True, exist_ok=True)
+        write_partition(config, i, layout.partition_file(i))
+    write_user_config(layout)
+    cluster = LocalCluster(layout, Path(sys.executable).parent)
+    try:
+        cluster.start_superlink()
+        cluster.start_supernodes(base_port=layout.port + 100)
+        run_config = f"overrides={shlex.quote(' '.join(overrides))} output-root='{expand(config['output']['root'])}'"
+        command = [str(cluster.bin_dir / "flwr"), "run", str(PROJECT_ROOT), CONNECTION, "--stream",
+                   "--run-config", run_config]
+        submit = subprocess.Popen(command, env=cluster.env(layout.user_home), start_new_session=True)
+        cluster.processes["flwr-run"] = submit
+        try:
+            return submit.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise UserError(f"the run did not finish within --timeout {timeout:.0f} s; logs in {layout.root}") from None
+    finally:
+        cluster.stop()
+        left = cluster.running()
+        print(f"stopped SuperLink and {layout.num_supernodes} SuperNodes"
+              + (f"; still running: {', '.join(left)}" if left else ""), file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="fedkd-deploy", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--supernodes", type=int, default=3)
+    parser.add_argument("--port", type=int, default=9200, help="SuperLink port (SuperNodes use port+100+i)")
+    parser.add_argument("--insecure", action="store_true", help="no TLS (plain text); only when asked for")
+    parser.add_argument("--dir", type=Path, help="where certificates, homes, logs and the database go "
+                        "(default results/deploy/<time>)")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds the run may take")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up on `kill` as on Ctrl-C
+    try:
+        if args.supernodes < 1:
+            raise UserError(f"--supernodes={args.supernodes} is invalid; allowed: an integer >= 1")
+        root = args.dir or PROJECT_ROOT / "results" / "deploy" / time.strftime("%Y%m%d-%H%M%S")
+        code = deploy(args.overrides, Layout(root.resolve(), args.supernodes, args.insecure, port=args.port),
+                      args.timeout)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(USAGE_EXIT_CODE)
+    sys.exit(code)
+
+
+

@@ -1,0 +1,139 @@
+"""A SuperLink and N SuperNodes on this machine, started and stopped as one unit.
+
+Every process is started in a session of its own, so that stopping it by PID also stops what it spawned
+(a SuperNode starts a SuperExec and ClientApp processes; a SuperLink a SuperExec and ServerApp
+processes): TERM to the whole group, then KILL to whatever is left after a grace period.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fedkd.errors import UserError
+
+FLOWER_ENV = {"FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1", "FLWR_DISABLE_UPDATE_CHECK": "1",
+              "FLWR_TELEMETRY_ENABLED": "0", "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO": "0"}
+
+
+@dataclass
+class Layout:
+    """Where one local deployment keeps its files."""
+
+    root: Path
+    num_supernodes: int
+    insecure: bool
+    host: str = "127.0.0.1"
+    port: int = 9200
+
+    @property
+    def certs(self) -> Path:
+        return self.root / "certs"
+
+    @property
+    def superlink_home(self) -> Path:
+        return self.root / "superlink"
+
+    @property
+    def database(self) -> Path:
+        return self.superlink_home / "state.db"
+
+    def supernode_home(self, i: int) -> Path:
+        return self.root / f"supernode-{i}"
+
+    def partition_file(self, i: int) -> Path:
+        return self.supernode_home(i) / f"partition-{i}.pt"
+
+    @property
+    def user_home(self) -> Path:
+        return self.root / "user"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass
+class LocalCluster:
+    layout: Layout
+    bin_dir: Path
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def env(self, home: Path) -> dict[str, str]:
+        path = f"{self.bin_dir}{os.pathsep}{os.environ['PATH']}"
+        env = os.environ | FLOWER_ENV | {"FLWR_HOME": str(home), "PATH": path}
+        env.setdefault("FLWR_LOG_LEVEL", "INFO")
+        return env
+
+    def _start(self, name: str, args: list[str], home: Path) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        log = open(home / f"{name}.log", "w")  # noqa: SIM115 - the child process owns it
+        self.processes[name] = subprocess.Popen([str(self.bin_dir / args[0]), *args[1:]], env=self.env(home),
+                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _tls(self) -> list[str]:
+        return [] if self.layout.insecure else [
+            "--ssl-ca-certfile", str(self.layout.certs / "ca.crt"), "--ssl-certfile",
+            str(self.layout.certs / "server.crt"), "--ssl-keyfile", str(self.layout.certs / "server.key")]
+
+    def start_superlink(self) -> None:
+        layout = self.layout
+        if _port_in_use(layout.host, layout.port):
+            raise UserError(f"port {layout.port} on {layout.host} is in use; pass --port with a free one")
+        security = ["--insecure"] if layout.insecure else self._tls()
+        self._start("superlink", ["flower-superlink", *security, "--host", layout.host, "--port", str(layout.port),
+                                  "--database", str(layout.database), "--disable-runtime-dependency-installation"],
+                    layout.superlink_home)
+        _wait_for_port(layout.host, layout.port, self.processes["superlink"], layout.superlink_home / "superlink.log")
+
+    def start_supernodes(self, base_port: int) -> None:
+        layout = self.layout
+        security = ["--insecure"] if layout.insecure else ["--root-certificates", str(layout.certs / "ca.crt")]
+        for i in range(layout.num_supernodes):
+            node_config = (f"partition-id={i} num-partitions={layout.num_supernodes} "
+                           f"data-file=\"{layout.partition_file(i)}\"")
+            self._start(f"supernode-{i}", ["flower-supernode", *security, "--superlink", layout.address,
+                                           "--port", str(base_port + i), "--node-config", node_config],
+                        layout.supernode_home(i))
+
+    def running(self) -> list[str]:
+        return [name for name, p in self.processes.items() if p.poll() is None]
+
+    def stop(self, grace_seconds: float = 10.0) -> None:
+        """TERM every process group (SuperNodes first), KILL what is left after the grace period."""
+        order = sorted(self.processes, key=lambda name: name == "superlink")
+        for name in order:
+            _signal_group(self.processes[name], signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        for name in order:
+            process = self.processes[name]
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+
+
+def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)  # the process leads its own session: this reaches its children too
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) == 0
+
+
+def _wait_for_port(host: str, port: int, process: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not _port_in_use(host, port):
+        if process.poll() is not None:
+            raise UserError(f"the SuperLink exited at start (code {process.returncode}); see {log}")
+        if time.monotonic() > deadline:
+            raise UserError(f"the SuperLink did not listen on {host}:{port} within {timeout:.0f} s; see {log}")
+        time.sleep(0.3)
