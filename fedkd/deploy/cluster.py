@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,7 +107,9 @@ class LocalCluster:
         return [name for name, p in self.processes.items() if p.poll() is None]
 
     def stop(self, grace_seconds: float = 10.0) -> None:
-        """TERM every process group (SuperNodes first), KILL what is left after the grace period."""
+        """TERM every process group (SuperNodes first), KILL what is left after the grace period; then the
+        same for any process that left those groups (Flower starts SuperExec in a session of its own),
+        found by its FLWR_HOME under this deployment's folder."""
         order = sorted(self.processes, key=lambda name: name == "superlink")
         for name in order:
             _signal_group(self.processes[name], signal.SIGTERM)
@@ -117,6 +120,31 @@ class LocalCluster:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             _signal_group(process, signal.SIGKILL)
             process.wait()
+        _stop_pids(lambda: processes_with_home(self.layout.root), grace_seconds)
+
+
+def processes_with_home(root: Path) -> list[int]:
+    """Live processes (not zombies) whose FLWR_HOME lies under `root` (Linux /proc)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and any(e.startswith(b"FLWR_HOME=" + str(root).encode()) for e in environ):
+            found.append(int(pid))
+    return found
+
+
+def _stop_pids(find: Callable[[], list[int]], grace_seconds: float) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in find():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace_seconds
+        while find() and time.monotonic() < deadline:
+            time.sleep(0.2)
 
 
 def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:

@@ -1,0 +1,65 @@
+"""Flower's Deployment Engine on loopback: a TLS SuperLink and 3 SuperNodes run 2 rounds of FedCKD, each node
+on its own partition file, with client state kept between rounds, and no process is left behind."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from fedkd.deploy.cli import deploy, main, write_user_config
+from fedkd.deploy.cluster import Layout, processes_with_home
+
+BIN = Path(sys.executable).parent
+MISSING = [b for b in ("flower-superlink", "flower-supernode", "flwr") if not (BIN / b).exists()]
+if shutil.which("openssl") is None:
+    MISSING.append("openssl")
+
+
+def free_port() -> int:
+    """A free port p whose neighbours p+100.. are likely free too (SuperNodes use them)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return 20000 + sock.getsockname()[1] % 20000
+
+
+@pytest.mark.skipif(bool(MISSING), reason=f"Flower deployment binaries or openssl missing: {MISSING}")
+def test_tls_superlink_and_three_supernodes_run_two_rounds_of_fedckd(tmp_path):
+    layout = Layout(tmp_path / "deploy", num_supernodes=3, insecure=False, port=free_port())
+    results = tmp_path / "results"
+    code = deploy(["dataset=digits", "lowres=none", "num_rounds=2", "strategy=fedckd", "train.local_epochs=1",
+                   f"output.root={results}"], layout, timeout=400)
+    assert code == 0
+    assert processes_with_home(layout.root) == []  # SuperLink, SuperNodes and all their children are gone
+    assert (layout.certs / "server.crt").is_file() and "root-certificates" in (
+        layout.user_home / "config.toml").read_text()  # TLS on: certificates made and trusted by the CLI
+    assert layout.database.is_file()  # the SuperLink kept its state in a database file
+    (run,) = [p for p in results.iterdir() if p.is_dir()]
+    assert not run.name.endswith((".incomplete", ".failed"))
+    with open(run / "clients.csv") as fh:
+        trained = [r for r in csv.DictReader(fh) if r["phase"] == "train"]
+    by_round = {rnd: {r["partition_id"]: r for r in trained if r["round"] == rnd} for rnd in ("1", "2")}
+    assert set(by_round["1"]) == set(by_round["2"]) == {"0", "1", "2"}
+    assert len({r["node_id"] for r in by_round["1"].values()}) == 3
+    for i in range(3):  # each node trained on exactly its own partition file
+        own = torch.load(layout.partition_file(i), weights_only=True)
+        assert own["partition_id"] == i
+        assert int(by_round["1"][str(i)]["num_examples"]) == len(own["train_y"])
+        second = by_round["2"][str(i)]
+        assert second["participations"] == "2"  # the node's state survived between rounds
+        assert float(second["loss_kd_historical"]) > 0  # FedCKD's historical teacher came from that state
+
+
+def test_insecure_mode_is_explicit_and_bad_input_is_one_line(tmp_path, capsys):
+    layout = Layout(tmp_path, num_supernodes=2, insecure=True)
+    write_user_config(layout)
+    assert "insecure = true" in (layout.user_home / "config.toml").read_text()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--supernodes", "0"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: --supernodes=0 is invalid; allowed: an integer >= 1\n"
