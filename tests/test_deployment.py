@@ -17,8 +17,7 @@ from fedkd.deploy.cluster import Layout, processes_with_home
 
 BIN = Path(sys.executable).parent
 MISSING = [b for b in ("flower-superlink", "flower-supernode", "flwr") if not (BIN / b).exists()]
-if shutil.which("openssl") is None:
-    MISSING.append("openssl")
+MISSING += [tool for tool in ("openssl", "ssh-keygen") if shutil.which(tool) is None]
 
 
 def free_port() -> int:
@@ -28,7 +27,7 @@ def free_port() -> int:
         return 20000 + sock.getsockname()[1] % 20000
 
 
-@pytest.mark.skipif(bool(MISSING), reason=f"Flower deployment binaries or openssl missing: {MISSING}")
+@pytest.mark.skipif(bool(MISSING), reason=f"Flower deployment binaries, openssl or ssh-keygen missing: {MISSING}")
 def test_tls_superlink_and_three_supernodes_run_two_rounds_of_fedckd(tmp_path):
     layout = Layout(tmp_path / "deploy", num_supernodes=3, insecure=False, port=free_port())
     results = tmp_path / "results"
@@ -39,6 +38,8 @@ def test_tls_superlink_and_three_supernodes_run_two_rounds_of_fedckd(tmp_path):
     assert (layout.certs / "server.crt").is_file() and "root-certificates" in (
         layout.user_home / "config.toml").read_text()  # TLS on: certificates made and trusted by the CLI
     assert layout.database.is_file()  # the SuperLink kept its state in a database file
+    assert all(Path(f"{layout.node_key(i)}.pub").is_file() for i in range(3))  # registered, authenticated nodes
+    assert "authentication is disabled" not in (layout.superlink_home / "superlink.log").read_text()
     (run,) = [p for p in results.iterdir() if p.is_dir()]
     assert not run.name.endswith((".incomplete", ".failed"))
     with open(run / "clients.csv") as fh:

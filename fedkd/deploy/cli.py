@@ -1,9 +1,11 @@
 """`fedkd-deploy`: the fedkd app on Flower's Deployment Engine, on this machine: one SuperLink and N
-SuperNodes (each with its own FLWR_HOME and only its own partition file), TLS on by default, the
-SuperLink's state in a database file; submits the run with `flwr run`, streams its log, and stops every
-process it started, also when the run fails or is interrupted.
+SuperNodes (each with its own FLWR_HOME and only its own partition file), TLS and SuperNode
+authentication on by default, the SuperLink's state in a database file; submits the run with
+`flwr run`, streams its log, and stops every process it started, also when the run fails or is
+interrupted.
 
-    fedkd-deploy [--supernodes 3] [--port 9200] [--insecure] [--dir DIR] [--timeout S] [OVERRIDES...]
+    fedkd-deploy [--supernodes 3] [--port 9200] [--insecure] [--no-node-auth] [--dir DIR] [--timeout S]
+                 [OVERRIDES...]
 
 OVERRIDES are the Hydra overrides of `fedkd-sim` (simulation.num_clients is set to --supernodes).
 """
@@ -57,6 +59,8 @@ def deploy(overrides: list[str], layout: Layout, timeout: float) -> int:
     cluster = LocalCluster(layout, Path(sys.executable).parent)
     try:
         cluster.start_superlink()
+        if layout.uses_auth:
+            cluster.register_supernodes()
         cluster.start_supernodes(base_port=layout.port + 100)
         run_config = f"overrides={shlex.quote(' '.join(overrides))} output-root='{expand(config['output']['root'])}'"
         command = [str(cluster.bin_dir / "flwr"), "run", str(PROJECT_ROOT), CONNECTION, "--stream",
@@ -80,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--supernodes", type=int, default=3)
     parser.add_argument("--port", type=int, default=9200, help="SuperLink port (SuperNodes use port+100+i)")
     parser.add_argument("--insecure", action="store_true", help="no TLS (plain text); only when asked for")
+    parser.add_argument("--no-node-auth", action="store_true",
+                        help="let any SuperNode connect (default with TLS: only the registered ones)")
     parser.add_argument("--dir", type=Path, help="where certificates, homes, logs and the database go "
                         "(default results/deploy/<time>)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds the run may take")
@@ -90,8 +96,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.supernodes < 1:
             raise UserError(f"--supernodes={args.supernodes} is invalid; allowed: an integer >= 1")
         root = args.dir or PROJECT_ROOT / "results" / "deploy" / time.strftime("%Y%m%d-%H%M%S")
-        code = deploy(args.overrides, Layout(root.resolve(), args.supernodes, args.insecure, port=args.port),
-                      args.timeout)
+        layout = Layout(root.resolve(), args.supernodes, args.insecure, port=args.port,
+                        authenticate=not args.no_node_auth)
+        code = deploy(args.overrides, layout, args.timeout)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(USAGE_EXIT_CODE)

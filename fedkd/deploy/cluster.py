@@ -32,6 +32,11 @@ class Layout:
     insecure: bool
     host: str = "127.0.0.1"
     port: int = 9200
+    authenticate: bool = True  # CLI-managed SuperNode authentication (needs TLS)
+
+    @property
+    def uses_auth(self) -> bool:
+        return self.authenticate and not self.insecure
 
     @property
     def certs(self) -> Path:
@@ -47,6 +52,10 @@ class Layout:
 
     def supernode_home(self, i: int) -> Path:
         return self.root / f"supernode-{i}"
+
+    def node_key(self, i: int) -> Path:
+        """The SuperNode's private EC key (OpenSSH format); its public key is beside it with `.pub`."""
+        return self.supernode_home(i) / "node-key"
 
     def partition_file(self, i: int) -> Path:
         return self.supernode_home(i) / f"partition-{i}.pt"
@@ -88,6 +97,7 @@ class LocalCluster:
         if _port_in_use(layout.host, layout.port):
             raise UserError(f"port {layout.port} on {layout.host} is in use; pass --port with a free one")
         security = ["--insecure"] if layout.insecure else self._tls()
+        security += ["--enable-supernode-auth"] if layout.uses_auth else []
         self._start("superlink", ["flower-superlink", *security, "--host", layout.host, "--port", str(layout.port),
                                   "--database", str(layout.database), "--disable-runtime-dependency-installation"],
                     layout.superlink_home)
@@ -97,11 +107,25 @@ class LocalCluster:
         layout = self.layout
         security = ["--insecure"] if layout.insecure else ["--root-certificates", str(layout.certs / "ca.crt")]
         for i in range(layout.num_supernodes):
+            auth = ["--auth-supernode-private-key", str(layout.node_key(i))] if layout.uses_auth else []
             node_config = (f"partition-id={i} num-partitions={layout.num_supernodes} "
                            f"data-file=\"{layout.partition_file(i)}\"")
-            self._start(f"supernode-{i}", ["flower-supernode", *security, "--superlink", layout.address,
+            self._start(f"supernode-{i}", ["flower-supernode", *security, *auth, "--superlink", layout.address,
                                            "--port", str(base_port + i), "--node-config", node_config],
                         layout.supernode_home(i))
+
+    def register_supernodes(self) -> None:
+        """A key pair per SuperNode (ssh-keygen, ECDSA P-384) and its public key registered with the SuperLink:
+        with --enable-supernode-auth, only registered SuperNodes may connect."""
+        for i in range(self.layout.num_supernodes):
+            key = self.layout.node_key(i)
+            key.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["ssh-keygen", "-q", "-t", "ecdsa", "-b", "384", "-N", "", "-C", f"fedkd-supernode-{i}",
+                            "-f", str(key)], check=True)
+            done = subprocess.run([str(self.bin_dir / "flwr"), "supernode", "register", f"{key}.pub"],
+                                  env=self.env(self.layout.user_home), capture_output=True, text=True)
+            if done.returncode != 0:
+                raise UserError(f"registering SuperNode {i} failed: {done.stdout.strip().splitlines()[-1:]}")
 
     def running(self) -> list[str]:
         return [name for name, p in self.processes.items() if p.poll() is None]
