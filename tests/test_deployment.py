@@ -8,12 +8,16 @@ import shutil
 import socket
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
+from fedkd.app.run_config import data_shape_from_context
+from fedkd.data.node_data import read_partition
 from fedkd.deploy.cli import deploy, main, write_user_config
 from fedkd.deploy.cluster import Layout, processes_with_home
+from fedkd.errors import UserError
 
 BIN = Path(sys.executable).parent
 MISSING = [b for b in ("flower-superlink", "flower-supernode", "flwr") if not (BIN / b).exists()]
@@ -64,3 +68,21 @@ def test_insecure_mode_is_explicit_and_bad_input_is_one_line(tmp_path, capsys):
         main(["--supernodes", "0"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == "error: --supernodes=0 is invalid; allowed: an integer >= 1\n"
+
+
+def test_write_partitions_gives_each_host_its_file_and_the_server_its_data_shape(tmp_path, capsys):
+    main(["--write-partitions", str(tmp_path), "--supernodes", "2", "dataset=digits", "lowres=none"])
+    printed = capsys.readouterr().out
+    for i in range(2):
+        data, shape = read_partition(str(tmp_path / f"partition-{i}.pt"))
+        assert data.partition_id == i and shape == (1, 8, 10)
+        assert f"--node-config 'partition-id={i} num-partitions=2 data-file=" in printed
+    assert "data-shape='1,8,10'" in printed
+    context = SimpleNamespace(run_config={"data-shape": "1,8,10"})
+    assert data_shape_from_context(context) == (1, 8, 10)  # what the ServerApp reads back
+
+
+@pytest.mark.parametrize("text", ["1,8", "1,x,10", "0,8,10"])
+def test_bad_data_shape_is_one_clear_error(text):
+    with pytest.raises(UserError, match=f"data-shape='{text}' is invalid"):
+        data_shape_from_context(SimpleNamespace(run_config={"data-shape": text}))

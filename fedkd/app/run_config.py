@@ -1,7 +1,9 @@
 """Read the experiment config from a Flower Context.
 
 Under `flwr run`, the Hydra overrides travel in the run config (`overrides = "..."`); under the
-`fedkd-sim` launcher, the apps are built with the composed config directly.
+`fedkd-sim` launcher, the apps are built with the composed config directly. In a deployment whose
+SuperNodes hold the data, `data-shape = "C,S,K"` (channels, input side, classes) lets the ServerApp build
+the model without loading the data set itself.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from flwr.app import Context
 
 from fedkd.config.compose import compose_config, overrides_from_run_config
 from fedkd.config.validate import validate
+from fedkd.errors import UserError
+from fedkd.models.factory import Shape
 from fedkd.paths import expand
 
 
@@ -29,3 +33,17 @@ def config_from_context(context: Context) -> dict[str, Any]:
 def output_root_from_context(context: Context) -> Path | None:
     root = str(context.run_config.get("output-root", "")).strip()
     return expand(root) if root else None
+
+
+def data_shape_from_context(context: Context) -> Shape | None:
+    text = str(context.run_config.get("data-shape", "")).strip()
+    if not text:
+        return None
+    try:
+        channels, side, classes = (int(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"data-shape={text!r} is invalid; give channels,side,classes, e.g. data-shape='1,8,10' "
+                        "(fedkd-deploy --write-partitions prints it)") from None
+    if min(channels, side, classes) < 1:
+        raise UserError(f"data-shape={text!r} is invalid; all three values must be >= 1")
+    return channels, side, classes

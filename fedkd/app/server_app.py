@@ -14,11 +14,11 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord, Context, MetricRecord
 from flwr.serverapp import Grid, ServerApp
 
-from fedkd.app.run_config import config_from_context, output_root_from_context
+from fedkd.app.run_config import config_from_context, data_shape_from_context, output_root_from_context
 from fedkd.data.federated import prepare_federation
 from fedkd.errors import UserError
 from fedkd.faces.federated_workload import ensure_teacher, face_loss_columns, uses_face_workload
-from fedkd.models.factory import build_architecture, build_model
+from fedkd.models.factory import Shape, build_architecture, build_model
 from fedkd.paths import expand
 from fedkd.privacy.client_level import CLIPPING_KEY, ClientDPSettings
 from fedkd.privacy.dp_model import batchnorm_count
@@ -50,17 +50,20 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None = None) -> Path:
-    """Run all rounds; returns the finished run directory."""
+def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None = None,
+                   shape: Shape | None = None) -> Path:
+    """Run all rounds; returns the finished run directory. With `shape` (channels, side, classes) the
+    data set is not loaded here: in a deployment the SuperNodes hold it."""
     random.seed(config["seed"])  # Flower samples nodes with `random`
     torch.manual_seed(config["seed"])
     np.random.seed(config["seed"])
-    prepare_federation(config)
+    if shape is None:
+        prepare_federation(config)
     if uses_face_workload(config):
         _progress("preparing the HR face teacher (trained once, then cached)")
         ensure_teacher(config)
-    model = build_model(config)
-    _note_dp_model(config)
+    model = build_model(config, shape)
+    _note_dp_model(config, shape)
     _wait_for_nodes(grid, config["simulation"]["num_clients"])
 
     privacy = PrivacyTracker(config)
@@ -107,11 +110,11 @@ def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None 
     return path
 
 
-def _note_dp_model(config: dict[str, Any]) -> None:
+def _note_dp_model(config: dict[str, Any], shape: Shape | None) -> None:
     privacy = config.get("privacy", {})
     if privacy.get("mode", "none") == "none":
         return
-    replaced = batchnorm_count(build_architecture(config))
+    replaced = batchnorm_count(build_architecture(config, shape))
     if replaced:
         _progress(f"note: privacy.mode={privacy['mode']}: {replaced} BatchNorm layers of "
                   f"model={config['model']['name']} replaced by GroupNorm "
@@ -135,12 +138,13 @@ def make_server_app(
     config_source: Callable[[Context], dict[str, Any]] = config_from_context,
     output_root_source: Callable[[Context], Path | None] = output_root_from_context,
 ) -> ServerApp:
+    """The ServerApp; the sources read the config and output folder from the run's Context."""
     app = ServerApp()
 
     @app.main()
     def main(grid: Grid, context: Context) -> None:
         try:
-            run_federation(grid, config_source(context), output_root_source(context))
+            run_federation(grid, config_source(context), output_root_source(context), data_shape_from_context(context))
         except UserError as err:
             _progress(f"error: {err}")
             raise

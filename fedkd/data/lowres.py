@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.functional import gaussian_blur
 
 KERNELS = ("area", "bilinear", "bicubic", "nearest")
 
@@ -35,6 +34,9 @@ class LowResolution:
         hr_size = images.shape[-2:]
         x = images
         if self.blur_sigma > 0:
+            # imported on use: torchvision costs ~1.3 s to import, paid by every ClientApp process of a deployment
+            from torchvision.transforms.functional import gaussian_blur
+
             radius = max(1, int(3 * self.blur_sigma + 0.5))
             x = gaussian_blur(x, kernel_size=2 * radius + 1, sigma=self.blur_sigma)
         if tuple(hr_size) != (self.size, self.size):

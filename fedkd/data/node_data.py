@@ -1,8 +1,9 @@
 """One client's split as a file of its own: what a SuperNode holds in a deployment.
 
 `fedkd-deploy` writes `partition-<i>.pt` per client (train/test images after the LR transform, the HR
-versions, labels and the data set's shape); a SuperNode started with `--node-config "... data-file=PATH"`
-loads only that file, never the whole data set.
+versions, labels and the data set's shape; `--write-partitions DIR` writes them for copying to other
+hosts); a SuperNode started with `--node-config "... data-file=PATH"` loads only that file, never the
+whole data set.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ import torch
 
 from fedkd.data.federated import ClientData, input_shape, load_client_data, num_classes
 from fedkd.errors import UserError
+from fedkd.models.factory import Shape
 
-Shape = tuple[int, int, int]  # (channels, side, classes)
 
-
-def write_partition(config: dict[str, Any], partition_id: int, path: Path) -> None:
+def write_partition(config: dict[str, Any], partition_id: int, path: Path) -> Shape:
+    """Write client `partition_id`'s data to `path`; returns the shape the ServerApp needs (data-shape)."""
     data = load_client_data(config, partition_id)
-    channels, side = input_shape(config)
-    torch.save({"partition_id": partition_id, "shape": (channels, side, num_classes(config)),
+    shape = (*input_shape(config), num_classes(config))
+    torch.save({"partition_id": partition_id, "shape": shape,
                 **{k: getattr(data, k) for k in ("train_x", "train_y", "test_x", "test_y", "train_hr", "test_hr")}},
                path)
+    return shape
 
 
 def read_partition(path: str) -> tuple[ClientData, Shape]:

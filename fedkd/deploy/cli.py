@@ -6,8 +6,11 @@ interrupted.
 
     fedkd-deploy [--supernodes 3] [--port 9200] [--insecure] [--no-node-auth] [--dir DIR] [--timeout S]
                  [OVERRIDES...]
+    fedkd-deploy --write-partitions DIR [--supernodes N] [OVERRIDES...]
 
 OVERRIDES are the Hydra overrides of `fedkd-sim` (simulation.num_clients is set to --supernodes).
+`--write-partitions` only writes each SuperNode's partition file (to copy to the hosts of a multi-host
+deployment) and prints the node config and run config to use with them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 from fedkd.config.compose import compose_config
 from fedkd.config.validate import validate
 from fedkd.data.node_data import write_partition
-from fedkd.deploy.cluster import Layout, LocalCluster
+from fedkd.deploy.cluster import Layout, LocalCluster, node_config_line
 from fedkd.errors import USAGE_EXIT_CODE, UserError
 from fedkd.paths import PROJECT_ROOT, expand
 
@@ -44,6 +47,24 @@ def make_certificates(layout: Layout) -> None:
                     layout.host, "localhost"], check=True, stdout=subprocess.DEVNULL)
 
 
+def write_partitions(overrides: list[str], num_supernodes: int, folder: Path) -> None:
+    """Each SuperNode's partition file, and the configs that go with them."""
+    overrides = [*overrides, f"simulation.num_clients={num_supernodes}"]
+    config = validate(compose_config(overrides))
+    folder.mkdir(parents=True, exist_ok=True)
+    shapes = {write_partition(config, i, folder / f"partition-{i}.pt") for i in range(num_supernodes)}
+    print(f"wrote {num_supernodes} partition files to {folder}; copy partition-<i>.pt to SuperNode i's host")
+    host_path = Path("/path/on/host")
+    for i in range(num_supernodes):
+        print(f"SuperNode {i}: --node-config '{node_config_line(i, num_supernodes, host_path / f'partition-{i}.pt')}'")
+    print(f"flwr run: --run-config \"overrides='{' '.join(overrides)}' data-shape='{_shape_text(shapes)}'\"")
+
+
+def _shape_text(shapes: set[tuple[int, int, int]]) -> str:
+    (shape,) = shapes  # every partition of one data set has the same shape
+    return ",".join(map(str, shape))
+
+
 def deploy(overrides: list[str], layout: Layout, timeout: float) -> int:
     """Run one experiment on a fresh local deployment; returns `flwr run`'s exit code."""
     overrides = [*overrides, f"simulation.num_clients={layout.num_supernodes}"]
@@ -52,9 +73,10 @@ def deploy(overrides: list[str], layout: Layout, timeout: float) -> int:
         print("warning: --insecure: SuperLink and SuperNodes talk in plain text, without TLS", file=sys.stderr)
     else:
         make_certificates(layout)
+    shapes = set()
     for i in range(layout.num_supernodes):
         layout.supernode_home(i).mkdir(parents=True, exist_ok=True)
-        write_partition(config, i, layout.partition_file(i))
+        shapes.add(write_partition(config, i, layout.partition_file(i)))
     write_user_config(layout)
     cluster = LocalCluster(layout, Path(sys.executable).parent)
     try:
@@ -62,7 +84,8 @@ def deploy(overrides: list[str], layout: Layout, timeout: float) -> int:
         if layout.uses_auth:
             cluster.register_supernodes()
         cluster.start_supernodes(base_port=layout.port + 100)
-        run_config = f"overrides={shlex.quote(' '.join(overrides))} output-root='{expand(config['output']['root'])}'"
+        run_config = (f"overrides={shlex.quote(' '.join(overrides))} output-root='{expand(config['output']['root'])}' "
+                      f"data-shape='{_shape_text(shapes)}'")
         command = [str(cluster.bin_dir / "flwr"), "run", str(PROJECT_ROOT), CONNECTION, "--stream",
                    "--run-config", run_config]
         submit = subprocess.Popen(command, env=cluster.env(layout.user_home), start_new_session=True)
@@ -89,12 +112,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dir", type=Path, help="where certificates, homes, logs and the database go "
                         "(default results/deploy/<time>)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds the run may take")
+    parser.add_argument("--write-partitions", type=Path, metavar="DIR",
+                        help="only write the SuperNodes' partition files to DIR (for a multi-host deployment)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up on `kill` as on Ctrl-C
     try:
         if args.supernodes < 1:
             raise UserError(f"--supernodes={args.supernodes} is invalid; allowed: an integer >= 1")
+        if args.write_partitions:
+            write_partitions(args.overrides, args.supernodes, args.write_partitions.resolve())
+            return
         root = args.dir or PROJECT_ROOT / "results" / "deploy" / time.strftime("%Y%m%d-%H%M%S")
         layout = Layout(root.resolve(), args.supernodes, args.insecure, port=args.port,
                         authenticate=not args.no_node_auth)

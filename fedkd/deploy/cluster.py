@@ -23,6 +23,11 @@ FLOWER_ENV = {"FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1", "FLWR_DISABLE
               "FLWR_TELEMETRY_ENABLED": "0", "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO": "0"}
 
 
+def node_config_line(partition_id: int, num_partitions: int, data_file: Path) -> str:
+    """A SuperNode's --node-config: which partition it is and the file that holds it."""
+    return f'partition-id={partition_id} num-partitions={num_partitions} data-file="{data_file}"'
+
+
 @dataclass
 class Layout:
     """Where one local deployment keeps its files."""
@@ -108,8 +113,7 @@ class LocalCluster:
         security = ["--insecure"] if layout.insecure else ["--root-certificates", str(layout.certs / "ca.crt")]
         for i in range(layout.num_supernodes):
             auth = ["--auth-supernode-private-key", str(layout.node_key(i))] if layout.uses_auth else []
-            node_config = (f"partition-id={i} num-partitions={layout.num_supernodes} "
-                           f"data-file=\"{layout.partition_file(i)}\"")
+            node_config = node_config_line(i, layout.num_supernodes, layout.partition_file(i))
             self._start(f"supernode-{i}", ["flower-supernode", *security, *auth, "--superlink", layout.address,
                                            "--port", str(base_port + i), "--node-config", node_config],
                         layout.supernode_home(i))

@@ -10,9 +10,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from opacus.accountants import IAccountant, create_accountant
-from opacus.accountants.utils import get_noise_multiplier
+if TYPE_CHECKING:
+    from opacus.accountants import IAccountant
 
 ACCOUNTANTS = ("rdp", "prv")
 Composition = tuple[float, float, int]  # (noise multiplier, sample rate, steps)
@@ -31,6 +32,8 @@ def epsilon_of(history: Sequence[Composition], delta: float, accountant: str) ->
 def _epsilon(history: tuple[Composition, ...], delta: float, accountant: str) -> float:
     if not history:
         return 0.0
+    from opacus.accountants import create_accountant  # imported on use: see fedkd/privacy/__init__.py
+
     acc = create_accountant(accountant)
     acc.history = list(history)
     with warnings.catch_warnings():  # "optimal order is the largest alpha": a looser bound, still a valid one
@@ -46,6 +49,8 @@ def epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: floa
 @lru_cache(maxsize=256)
 def noise_for_target(target_epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str) -> float:
     """The smallest noise multiplier (to Opacus' search tolerance) whose ε over `steps` is ≤ the target."""
+    from opacus.accountants.utils import get_noise_multiplier
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
         return float(get_noise_multiplier(target_epsilon=target_epsilon, target_delta=delta,

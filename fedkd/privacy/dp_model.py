@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-from opacus.validators import ModuleValidator
 from torch import nn
 
 from fedkd.errors import UserError
@@ -29,6 +28,8 @@ def replace_batchnorm(model: nn.Module, groups: int) -> nn.Module:
 
 def dp_compatible(model: nn.Module, groups: int) -> nn.Module:
     """`model` with GroupNorm for BatchNorm; a UserError if Opacus still finds an unsupported layer."""
+    from opacus.validators import ModuleValidator  # imported on use: see fedkd/privacy/__init__.py
+
     replace_batchnorm(model, groups)
     errors = ModuleValidator.validate(model, strict=False)
     if errors:

@@ -18,16 +18,17 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from flwr.app import ConfigRecord
-from opacus import GradSampleModule
-from opacus.optimizers import DPOptimizer
 from torch import nn
 
 from fedkd.privacy.accounting import epsilon, noise_for_target, steps_within_budget
 from fedkd.state.client_state import ClientState
+
+if TYPE_CHECKING:
+    from opacus.optimizers import DPOptimizer
 
 STATE_KEY = "fedkd.privacy"
 GRAD_SAMPLE_MODES = ("hooks", "functorch")
@@ -140,6 +141,9 @@ class PrivateTraining:
     @contextmanager
     def attach(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> Iterator[DPOptimizer]:
         """Per-sample gradient hooks on `model` and the clipping/noising optimizer, for the duration."""
+        from opacus import GradSampleModule  # imported on use: see fedkd/privacy/__init__.py
+        from opacus.optimizers import DPOptimizer
+
         settings = self.budget.settings
         hooks = GradSampleModule(model, batch_first=True, loss_reduction="mean", strict=True,
                                  force_functorch=settings.grad_sample_mode == "functorch")
