@@ -86,3 +86,22 @@ def test_write_partitions_gives_each_host_its_file_and_the_server_its_data_shape
 def test_bad_data_shape_is_one_clear_error(text):
     with pytest.raises(UserError, match=f"data-shape='{text}' is invalid"):
         data_shape_from_context(SimpleNamespace(run_config={"data-shape": text}))
+
+
+def test_ray_address_points_the_simulation_at_a_running_ray_cluster(monkeypatch):
+    """simulation.ray_address reaches ray.init (through Flower's backend config); unset, Ray starts its own."""
+    import flwr.simulation
+
+    from fedkd.app.simulation import run_in_simulation
+    from fedkd.config.compose import compose_config
+    from fedkd.config.validate import validate
+
+    seen = []
+    monkeypatch.setattr(flwr.simulation, "run_simulation", lambda **kw: seen.append(kw["backend_config"]["init_args"]))
+    for address in ("127.0.0.1:6379", None):
+        extra = [f"simulation.ray_address={address}"] if address else []
+        config = validate(compose_config(["dataset=digits", "lowres=none", "simulation.num_clients=3", *extra]))
+        with pytest.raises(RuntimeError, match="without finishing"):  # the stub runs no rounds
+            run_in_simulation(config)
+    assert seen[0]["address"] == "127.0.0.1:6379"
+    assert "address" not in seen[1]

@@ -49,6 +49,7 @@ def run_in_simulation(config: dict[str, Any], output_root: Path | None = None,
         finished.append(run_federation(grid, config, output_root))
 
     sim = config["simulation"]
+    cluster = {"address": sim["ray_address"]} if sim.get("ray_address") else {}
     run_simulation(
         server_app=server_app,
         client_app=make_client_app(lambda _context: config),
@@ -56,7 +57,7 @@ def run_in_simulation(config: dict[str, Any], output_root: Path | None = None,
         backend_config={
             "client_resources": {"num_cpus": sim["client_cpus"], "num_gpus": sim["client_gpus"]},
             "init_args": {"logging_level": logging.ERROR, "include_dashboard": False,
-                          "log_to_driver": verbose},
+                          "log_to_driver": verbose, **cluster},
         },
         verbose_logging=verbose,
     )

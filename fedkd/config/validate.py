@@ -78,6 +78,7 @@ COMMON_RULES: dict[str, Rule] = {
     "simulation.client_gpus": number(0),
     "simulation.evaluate_every": integer(1),
     "simulation.backend": choice(("ray", "inprocess")),
+    "simulation.ray_address": optional(TEXT),
     "simulation.state_precision": choice(("float16", "float32")),
     "privacy.mode": choice(("none", "sample", "client")),
     "privacy.name": TEXT,
