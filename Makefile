@@ -4,7 +4,7 @@ VENV ?= .venv
 ARGS ?=
 FLWR_ARGS ?=
 
-.PHONY: setup run faces gen flwr-run stop-superlink test lint bench compare face-table gen-table privacy-example clean
+.PHONY: setup run faces gen flwr-run deploy stop-superlink test lint bench compare face-table gen-table privacy-example clean
 
 setup:
 	@scripts/setup.sh
@@ -22,6 +22,9 @@ flwr-run: setup  ## the same app through `flwr run .` (local SuperLink in the ba
 	@source scripts/flwr-env.sh && n=$$(fedkd-config --get simulation.num_clients $(ARGS)) && \
 	flwr run . --stream --federation-config "num-supernodes=$$n" \
 	  --run-config "overrides='$(ARGS)' output-root='$(CURDIR)/results'" $(FLWR_ARGS)
+
+deploy: setup  ## the app on Flower's Deployment Engine: TLS SuperLink + N SuperNodes here (pass options and overrides in ARGS="...")
+	@$(VENV)/bin/fedkd-deploy $(ARGS)
 
 stop-superlink:
 	@scripts/stop-superlink.sh
