@@ -4,8 +4,10 @@ on its own partition file, with client state kept between rounds, and no process
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import socket
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,7 +18,7 @@ import torch
 from fedkd.app.run_config import data_shape_from_context
 from fedkd.data.node_data import read_partition
 from fedkd.deploy.cli import deploy, main, write_user_config
-from fedkd.deploy.cluster import Layout, processes_with_home
+from fedkd.deploy.cluster import Layout, LocalCluster, processes_with_home
 from fedkd.errors import UserError
 
 BIN = Path(sys.executable).parent
@@ -105,3 +107,21 @@ def test_ray_address_points_the_simulation_at_a_running_ray_cluster(monkeypatch)
             run_in_simulation(config)
     assert seen[0]["address"] == "127.0.0.1:6379"
     assert "address" not in seen[1]
+
+
+@pytest.mark.skipif(bool(MISSING), reason=f"Flower deployment binaries, openssl or ssh-keygen missing: {MISSING}")
+def test_a_failed_run_leaves_nothing_running_and_a_restarted_superlink_keeps_its_runs(tmp_path):
+    layout = Layout(tmp_path / "deploy", num_supernodes=2, insecure=False, port=free_port())
+    with pytest.raises(UserError, match="did not finish within --timeout 15 s"):
+        deploy(["dataset=digits", "lowres=none", "num_rounds=50", f"output.root={tmp_path / 'results'}"], layout,
+               timeout=15)
+    assert processes_with_home(layout.root) == []
+    cluster = LocalCluster(layout, BIN)  # the same SuperLink command on the same database file
+    try:
+        cluster.start_superlink()
+        listed = subprocess.run([str(BIN / "flwr"), "ls", "--format", "json"], env=cluster.env(layout.user_home),
+                                capture_output=True, text=True, check=True)
+    finally:
+        cluster.stop()
+    assert len(json.loads(listed.stdout)["runs"]) == 1  # the interrupted run is still in its history
+    assert processes_with_home(layout.root) == []
