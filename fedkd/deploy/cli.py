@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from fedkd.config.compose import compose_config
 from fedkd.config.validate import validate
@@ -47,36 +48,41 @@ def make_certificates(layout: Layout) -> None:
                     layout.host, "localhost"], check=True, stdout=subprocess.DEVNULL)
 
 
-def write_partitions(overrides: list[str], num_supernodes: int, folder: Path) -> None:
-    """Each SuperNode's partition file, and the configs that go with them."""
+def federation_config(overrides: list[str], num_supernodes: int) -> tuple[list[str], dict[str, Any]]:
+    """The overrides with one client per SuperNode, and the validated config they give."""
     overrides = [*overrides, f"simulation.num_clients={num_supernodes}"]
-    config = validate(compose_config(overrides))
-    folder.mkdir(parents=True, exist_ok=True)
-    shapes = {write_partition(config, i, folder / f"partition-{i}.pt") for i in range(num_supernodes)}
-    print(f"wrote {num_supernodes} partition files to {folder}; copy partition-<i>.pt to SuperNode i's host")
-    host_path = Path("/path/on/host")
-    for i in range(num_supernodes):
-        print(f"SuperNode {i}: --node-config '{node_config_line(i, num_supernodes, host_path / f'partition-{i}.pt')}'")
-    print(f"flwr run: --run-config \"overrides='{' '.join(overrides)}' data-shape='{_shape_text(shapes)}'\"")
+    return overrides, validate(compose_config(overrides))
 
 
-def _shape_text(shapes: set[tuple[int, int, int]]) -> str:
+def write_partition_files(config: dict[str, Any], files: list[Path]) -> str:
+    """Partition i into files[i]; returns the data shape as the run config's data-shape wants it."""
+    shapes = set()
+    for i, path in enumerate(files):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shapes.add(write_partition(config, i, path))
     (shape,) = shapes  # every partition of one data set has the same shape
     return ",".join(map(str, shape))
 
 
+def write_partitions(overrides: list[str], num_supernodes: int, folder: Path) -> None:
+    """Each SuperNode's partition file, and the configs that go with them."""
+    overrides, config = federation_config(overrides, num_supernodes)
+    shape = write_partition_files(config, [folder / f"partition-{i}.pt" for i in range(num_supernodes)])
+    print(f"wrote {num_supernodes} partition files to {folder}; copy partition-<i>.pt to SuperNode i's host")
+    host_path = Path("/path/on/host")
+    for i in range(num_supernodes):
+        print(f"SuperNode {i}: --node-config '{node_config_line(i, num_supernodes, host_path / f'partition-{i}.pt')}'")
+    print(f"flwr run: --run-config \"overrides='{' '.join(overrides)}' data-shape='{shape}'\"")
+
+
 def deploy(overrides: list[str], layout: Layout, timeout: float) -> int:
     """Run one experiment on a fresh local deployment; returns `flwr run`'s exit code."""
-    overrides = [*overrides, f"simulation.num_clients={layout.num_supernodes}"]
-    config = validate(compose_config(overrides))
+    overrides, config = federation_config(overrides, layout.num_supernodes)
     if layout.insecure:
         print("warning: --insecure: SuperLink and SuperNodes talk in plain text, without TLS", file=sys.stderr)
     else:
         make_certificates(layout)
-    shapes = set()
-    for i in range(layout.num_supernodes):
-        layout.supernode_home(i).mkdir(parents=True, exist_ok=True)
-        shapes.add(write_partition(config, i, layout.partition_file(i)))
+    shape = write_partition_files(config, [layout.partition_file(i) for i in range(layout.num_supernodes)])
     write_user_config(layout)
     cluster = LocalCluster(layout, Path(sys.executable).parent)
     try:
@@ -85,7 +91,7 @@ def deploy(overrides: list[str], layout: Layout, timeout: float) -> int:
             cluster.register_supernodes()
         cluster.start_supernodes(base_port=layout.port + 100)
         run_config = (f"overrides={shlex.quote(' '.join(overrides))} output-root='{expand(config['output']['root'])}' "
-                      f"data-shape='{_shape_text(shapes)}'")
+                      f"data-shape='{shape}'")
         command = [str(cluster.bin_dir / "flwr"), "run", str(PROJECT_ROOT), CONNECTION, "--stream",
                    "--run-config", run_config]
         submit = subprocess.Popen(command, env=cluster.env(layout.user_home), start_new_session=True)
