@@ -192,8 +192,6 @@ def _check_relations(c: dict[str, Any]) -> None:
             tops = sorted({n.split(".")[0] for n in names})
             raise ConfigError("strategy.personal_layers", prefix,
                               f"a prefix of the model's parameter names ({', '.join(tops)})")
-    if ds["name"] == "imagefolder" and not expand(ds["root"]).is_dir():
-        raise ConfigError("dataset.root", ds["root"], "an existing folder of <identity>/<image> files")
 
 
 def _check_privacy(c: dict[str, Any]) -> None:

@@ -97,12 +97,16 @@ def lowres_transform(config: dict[str, Any]) -> LowResolution | None:
                          noise_std=lr["noise_std"], upsample=lr["upsample"])
 
 
+def model_side(config: dict[str, Any], resolution: int) -> int:
+    """Input side of the model for images of side `resolution` after the configured LR transform."""
+    lr = config["lowres"]
+    return lr["size"] if lr["enabled"] and not lr["upsample"] else resolution
+
+
 def input_shape(config: dict[str, Any]) -> tuple[int, int]:
     """(channels, side) of what the model sees."""
     data, _ = prepare_federation(config)
-    lr = config["lowres"]
-    side = lr["size"] if lr["enabled"] and not lr["upsample"] else data.resolution
-    return data.channels, side
+    return data.channels, model_side(config, data.resolution)
 
 
 def num_classes(config: dict[str, Any]) -> int:
@@ -115,8 +119,13 @@ def load_client_data(config: dict[str, Any], partition_id: int) -> ClientData:
     if not 0 <= partition_id < len(parts):
         raise UserError(f"partition-id={partition_id} is outside 0..{len(parts) - 1}; "
                         "check the SuperNode's --node-config")
+    return split_client(config, data, parts[partition_id], partition_id)
+
+
+def split_client(config: dict[str, Any], data: ImageData, rows: np.ndarray, partition_id: int) -> ClientData:
+    """Client `partition_id`'s train/test split of `rows` of `data`, with the LR view and the HR one."""
     train_rows, test_rows = train_test_split(
-        parts[partition_id], config["partition"]["test_fraction"], config["seed"] * 100_003 + partition_id
+        rows, config["partition"]["test_fraction"], config["seed"] * 100_003 + partition_id
     )
     train_hr, train_y = data.tensors(train_rows)
     test_hr, test_y = data.tensors(test_rows)

@@ -20,12 +20,15 @@ from fedkd.models.factory import Shape
 
 def write_partition(config: dict[str, Any], partition_id: int, path: Path) -> Shape:
     """Write client `partition_id`'s data to `path`; returns the shape the ServerApp needs (data-shape)."""
-    data = load_client_data(config, partition_id)
     shape = (*input_shape(config), num_classes(config))
-    torch.save({"partition_id": partition_id, "shape": shape,
+    save_partition(load_client_data(config, partition_id), shape, path)
+    return shape
+
+
+def save_partition(data: ClientData, shape: Shape, path: Path) -> None:
+    torch.save({"partition_id": data.partition_id, "shape": shape,
                 **{k: getattr(data, k) for k in ("train_x", "train_y", "test_x", "test_y", "train_hr", "test_hr")}},
                path)
-    return shape
 
 
 def read_partition(path: str) -> tuple[ClientData, Shape]:
