@@ -15,9 +15,10 @@ import numpy as np
 
 from fedkd.data.federated import model_side, split_client
 from fedkd.data.image_data import ImageData
-from fedkd.data.node_data import Shape, save_partition
+from fedkd.data.node_data import save_partition
 from fedkd.data.user_data import load_image_folder
 from fedkd.errors import UserError
+from fedkd.models.factory import Shape
 from fedkd.paths import expand
 
 
