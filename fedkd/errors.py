@@ -19,4 +19,5 @@ class ConfigError(UserError):
         if not isinstance(allowed, str):
             allowed = "one of: " + ", ".join(str(a) for a in allowed)
         self.key, self.value, self.allowed = key, value, allowed
-        super().__init__(f"{key}={value!r} is invalid; allowed: {allowed}")
+        shown = int(value) if isinstance(value, float) and value.is_integer() else value  # as typed: 0, not 0.0
+        super().__init__(f"{key}={shown!r} is invalid; allowed: {allowed}")

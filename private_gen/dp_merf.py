@@ -15,13 +15,39 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from fedkd.config.fields import NOT_EMPTY, above, at_least, each, setting
 from fedkd.privacy.accounting import epsilon, noise_for_target
+from private_gen.generator_settings import GeneratorSettings
+from private_gen.privacy.dp_sgd import GenDPSettings
+from private_gen.privacy.settings import GenPrivacySettings
+
+
+@dataclass
+class MerfTrainSettings:
+    steps: int = setting(2000, at_least(1))
+    batch_size: int = setting(500, at_least(1))
+    lr: float = setting(0.001, above(0))
+    progress: bool = setting(True)
+
+
+@dataclass
+class DPMERFSettings(GeneratorSettings):
+    """`generator=dp_merf`: noisy random-feature mean embedding + generator."""
+
+    name: str = "dp_merf"
+    num_features: int = setting(10000, at_least(2), help="random Fourier features D")
+    length_scale_per_sqrt_dim: float = setting(0.35, above(0), help="Gaussian kernel length scale = this × "
+                                               "√(pixels); fixed, not fitted to data")
+    latent_dim: int = setting(10, at_least(1))
+    hidden: list[int] = setting([256, 512], NOT_EMPTY, each(above(0)), help="generator layer widths")
+    train: MerfTrainSettings = field(default_factory=MerfTrainSettings)
 
 
 class FourierFeatures(nn.Module):
@@ -63,38 +89,40 @@ class MerfGenerator(nn.Module):
 
 
 def release_embedding(phi: FourierFeatures, x: torch.Tensor, y: torch.Tensor, num_classes: int,
-                      privacy: dict[str, Any], generator: torch.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
+                      privacy: GenPrivacySettings, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
     """The (noisy, if private) mean embedding and the privacy record of its release."""
     with torch.no_grad():
         total = sum(class_embedding(phi(xb), yb, num_classes)
                     for xb, yb in zip(x.split(1024), y.split(1024), strict=True))
-    if privacy["mechanism"] == "none":
+    if not isinstance(privacy, GenDPSettings):
         return total / len(x), {"mechanism": "none", "epsilon": None, "guarantee": "none (non-private)"}
-    delta, accountant = privacy["delta"], privacy["accountant"]
-    sigma = privacy["noise_multiplier"]
+    delta, accountant = privacy.delta, privacy.accountant
+    sigma = privacy.noise_multiplier
     if sigma is None:
-        sigma = noise_for_target(privacy["target_epsilon"], delta, 1.0, 1, accountant)
+        sigma = noise_for_target(privacy.target_epsilon, delta, 1.0, 1, accountant)
     noisy = total + sigma * torch.randn(total.shape, generator=generator)
     record = {"mechanism": "Gaussian mechanism on the mean embedding (DP-MERF)",
               "epsilon": epsilon(sigma, 1.0, 1, delta, accountant), "delta": delta, "accountant": accountant,
-              "target_epsilon": privacy["target_epsilon"], "noise_multiplier": sigma, "sensitivity": 1.0,
+              "target_epsilon": privacy.target_epsilon, "noise_multiplier": sigma, "sensitivity": 1.0,
               "scope": "sample-level (add/remove one training image), one release", "guarantee": "(ε, δ)-DP"}
     return noisy / len(x), record
 
 
-def train_dp_merf(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: dict[str, Any], privacy: dict[str, Any],
-                  seed: int) -> tuple[MerfGenerator, list[dict[str, float]], dict[str, Any]]:
+def train_dp_merf(x: torch.Tensor, y: torch.Tensor, num_classes: int, settings: DPMERFSettings,
+                  privacy: GenPrivacySettings, seed: int
+                  ) -> tuple[MerfGenerator, list[dict[str, float]], dict[str, Any]]:
     """Release the embedding, then fit the generator to it; returns generator, history, privacy record."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     dim = math.prod(x.shape[1:])
-    phi = FourierFeatures(dim, cfg["num_features"], cfg["length_scale_per_sqrt_dim"] * math.sqrt(dim), gen)
+    phi = FourierFeatures(dim, settings.num_features, settings.length_scale_per_sqrt_dim * math.sqrt(dim), gen)
     target, record = release_embedding(phi, x, y, num_classes, privacy, gen)
-    generator = MerfGenerator(cfg["latent_dim"], num_classes, list(cfg["hidden"]), tuple(x.shape[1:]))
-    optimizer = torch.optim.Adam(generator.parameters(), lr=cfg["train"]["lr"])
+    generator = MerfGenerator(settings.latent_dim, num_classes, list(settings.hidden), tuple(x.shape[1:]))
+    train = settings.train
+    optimizer = torch.optim.Adam(generator.parameters(), lr=train.lr)
     history, started = [], time.perf_counter()
-    batch = cfg["train"]["batch_size"]
-    for step in tqdm(range(cfg["train"]["steps"]), desc="DP-MERF generator", disable=not cfg["train"]["progress"]):
+    batch = train.batch_size
+    for step in tqdm(range(train.steps), desc="DP-MERF generator", disable=not train.progress):
         labels = torch.randint(num_classes, (batch,), generator=gen)
         fake = class_embedding(phi(generator.sample(labels, gen)), labels, num_classes) / batch
         loss = (fake - target).pow(2).sum()
@@ -104,3 +132,10 @@ def train_dp_merf(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: dict[
         if (step + 1) % 100 == 0:
             history.append({"step": step + 1, "loss": loss.item(), "seconds": time.perf_counter() - started})
     return generator, history, record
+
+
+def sample_dp_merf(model: MerfGenerator, settings: DPMERFSettings, labels: torch.Tensor, shape: tuple[int, ...],
+                   sampler: Any, seed: int) -> tuple[torch.Tensor, int | None]:
+    """Samples of the fitted generator (one forward pass; no sampler, no score evaluations)."""
+    with torch.no_grad():
+        return model.eval().sample(labels, torch.Generator().manual_seed(seed)), None

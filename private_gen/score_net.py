@@ -10,9 +10,28 @@ and the base estimate and adds a correction, zero-initialised so training starts
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from fedkd.config.fields import at_least, setting
+
+
+@dataclass
+class ScoreNetSettings:
+    """`generator.network`: the U-Net score model (GroupNorm only: DP-SGD needs per-sample computations)."""
+
+    width: int = setting(16, at_least(8), help="channels at full resolution (twice that at half resolution)")
+    blocks_per_scale: int = setting(1, at_least(1))
+    residual_enhancement: bool = setting(True, help="refinement path on [x, base score]; the ablation turns it off")
+    enhancement_blocks: int = setting(1, at_least(1))
+    groups: int = setting(8, at_least(1), help="GroupNorm groups")
+
+    def build(self, channels: int, sigmas: torch.Tensor, num_classes: int) -> ScoreNet:
+        return ScoreNet(channels, sigmas, self.width, self.blocks_per_scale, num_classes, self.residual_enhancement,
+                        self.enhancement_blocks, self.groups)
 
 
 def _groups(channels: int, wanted: int) -> int:

@@ -17,8 +17,21 @@ from dataclasses import dataclass
 import torch
 from torch.func import jvp
 
+from fedkd.config.fields import at_least, one_of, setting
+
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 PROJECTION_KINDS = ("gaussian", "rademacher")
+
+
+@dataclass
+class SSMObjective:
+    """`generator.ssm`: the sliced score matching objective."""
+
+    num_projections: int = setting(1, at_least(1))
+    projection: str = setting("rademacher", one_of(PROJECTION_KINDS))
+    variance_reduced: bool = setting(True, help="SSM-VR (½‖s‖²) instead of ½(vᵀs)²")
+    noise_multiplicity: int = setting(1, at_least(1), help="draws (level, noise, projections) averaged per sample "
+                                      "before its gradient")
 
 
 @dataclass(frozen=True)

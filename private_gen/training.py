@@ -8,53 +8,47 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
+from fedkd.config.fields import above, at_least, below, setting
 from private_gen.score_net import ScoreNet
-from private_gen.sliced_score import StatsHook, annealed_ssm_loss, draw_batch
+from private_gen.sliced_score import SSMObjective, StatsHook, annealed_ssm_loss, draw_batch
 
 
-@dataclass(frozen=True)
-class SSMSettings:
-    """The `generator.ssm` and `generator.train` config of a score model."""
+@dataclass
+class ScoreTrainSettings:
+    """`generator.train` of a score model."""
 
-    epochs: int
-    batch_size: int
-    lr: float
-    ema_decay: float
-    num_projections: int
-    projection: str
-    variance_reduced: bool
-    noise_multiplicity: int = 1
-    per_sample_chunk: int | None = None
-    progress: bool = False
-
-    @classmethod
-    def from_config(cls, generator: dict[str, Any]) -> SSMSettings:
-        return cls(**generator["train"], **generator["ssm"])
+    epochs: int = setting(30, at_least(1))
+    batch_size: int = setting(64, at_least(1), help="DP-SGD: expected batch size of Poisson sampling")
+    lr: float = setting(0.001, above(0))
+    per_sample_chunk: int = setting(64, at_least(1), help="DP-SGD: samples per vmap chunk of per-sample gradients "
+                                    "(memory ~20 MB per 28×28 sample; not results)")
+    ema_decay: float = setting(0.99, at_least(0), below(1), help="EMA horizon ~100 steps; sampled from the EMA "
+                               "weights")
+    progress: bool = setting(True)
 
 
 def ema_of(model: ScoreNet, decay: float) -> AveragedModel:
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
-def train_ssm(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, settings: SSMSettings, seed: int,
-              perturb: StatsHook | None = None) -> tuple[ScoreNet, list[dict[str, float]]]:
+def train_ssm(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, train: ScoreTrainSettings, objective: SSMObjective,
+              seed: int, perturb: StatsHook | None = None) -> tuple[ScoreNet, list[dict[str, float]]]:
     """Minibatch Adam on the annealed SSM loss; returns the EMA network and one history row per epoch."""
     gen = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    ema = ema_of(model, settings.ema_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train.lr)
+    ema = ema_of(model, train.ema_decay)
     history, started = [], time.perf_counter()
-    for epoch in tqdm(range(settings.epochs), desc="score matching", disable=not settings.progress):
+    for epoch in tqdm(range(train.epochs), desc="score matching", disable=not train.progress):
         total, count = 0.0, 0
-        for idx in torch.randperm(len(x), generator=gen).split(settings.batch_size):
-            batch = draw_batch(x[idx], y[idx], len(model.sigmas), settings.num_projections, settings.projection, gen,
-                               settings.noise_multiplicity)
-            loss = annealed_ssm_loss(model, model.sigmas, batch, settings.variance_reduced, perturb).mean()
+        for idx in torch.randperm(len(x), generator=gen).split(train.batch_size):
+            batch = draw_batch(x[idx], y[idx], len(model.sigmas), objective.num_projections, objective.projection,
+                               gen, objective.noise_multiplicity)
+            loss = annealed_ssm_loss(model, model.sigmas, batch, objective.variance_reduced, perturb).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

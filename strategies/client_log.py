@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from flwr.app import Message, MetricRecord, RecordDict
+from flwr.serverapp.strategy import Strategy
 
-ID_KEYS = ("partition-id", "participations", "seconds", "uniform-weight")  # not averaged
-REFUSED_KEY = "dp_refused"  # a client whose privacy budget is spent sent the global weights back
+from fedkd.protocol.reply import DP_REFUSED, IDENTITY_KEYS
 
 
 def client_rows(replies: Iterable[Message]) -> list[dict[str, Any]]:
@@ -27,13 +27,13 @@ def weighted_mean_metrics(contents: list[RecordDict], weight_key: str) -> Metric
     records = [next(iter(c.metric_records.values())) for c in contents]
     weights = [float(r[weight_key]) for r in records]
     total = sum(weights) or 1.0
-    keys = [k for k in records[0] if k != weight_key and k not in ID_KEYS]
+    keys = [k for k in records[0] if k != weight_key and k not in IDENTITY_KEYS]
     return MetricRecord({k: sum(float(r[k]) * w for r, w in zip(records, weights, strict=True)) / total
                          for k in keys})
 
 
 def _refused(reply: Message) -> bool:
-    return any(int(record.get(REFUSED_KEY, 0)) for record in reply.content.metric_records.values())
+    return any(int(record.get(DP_REFUSED, 0)) for record in reply.content.metric_records.values())
 
 
 class ClientLogMixin:
@@ -52,3 +52,10 @@ class ClientLogMixin:
         replies = list(replies)
         self.last_evaluate = client_rows(replies)
         return super().aggregate_evaluate(server_round, replies)  # type: ignore[misc]
+
+
+def logged(strategy: Strategy) -> ClientLogMixin:
+    """The strategy that logged the clients' replies (the inner one of a DP wrapper)."""
+    inner = getattr(strategy, "strategy", strategy)
+    assert isinstance(inner, ClientLogMixin)
+    return inner

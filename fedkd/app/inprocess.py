@@ -13,7 +13,6 @@ import logging
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from flwr.app import Context, Message, RecordDict
 from flwr.clientapp import ClientApp
@@ -23,8 +22,9 @@ from flwr.supercore.run import Run
 from flwr.supercore.task_identity import TaskIdentity
 
 from fedkd.app.client_app import make_client_app
-from fedkd.app.server_app import run_federation
-from fedkd.data.federated import prepare_federation
+from fedkd.app.experiment_config import FederatedConfig
+from fedkd.app.server_app import serve
+from fedkd.protocol.run_config import NUM_PARTITIONS, PARTITION_ID
 
 RUN_ID = 1
 
@@ -37,7 +37,7 @@ class InProcessGrid(Grid):
         self.contexts = {
             SUPERLINK_NODE_ID + 1 + partition: Context(
                 run_id=RUN_ID, node_id=SUPERLINK_NODE_ID + 1 + partition,
-                node_config={"partition-id": partition, "num-partitions": num_nodes},
+                node_config={PARTITION_ID: partition, NUM_PARTITIONS: num_nodes},
                 state=RecordDict(), run_config={})
             for partition in range(num_nodes)
         }
@@ -74,10 +74,9 @@ class InProcessGrid(Grid):
         return self.pull_messages(self.push_messages(messages))
 
 
-def run_in_process(config: dict[str, Any], output_root: Path | None = None) -> Path:
+def run_in_process(config: FederatedConfig, output_root: Path | None = None) -> Path:
     """Run the federation of `config` in this process; returns the run directory."""
-    prepare_federation(config)
     logging.getLogger("flwr").setLevel(logging.WARNING)
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, RUN_ID, SUPERLINK_NODE_ID
-    grid = InProcessGrid(make_client_app(lambda _context: config), config["simulation"]["num_clients"])
-    return run_federation(grid, config, output_root)
+    grid = InProcessGrid(make_client_app(lambda _context: config), config.simulation.num_clients)
+    return serve(grid, config, output_root)

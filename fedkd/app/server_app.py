@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +14,23 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord, Context, MetricRecord
 from flwr.serverapp import Grid, ServerApp
 
+from fedkd.app.experiment_config import FederatedConfig
 from fedkd.app.run_config import config_from_context, data_shape_from_context, output_root_from_context
-from fedkd.data.federated import prepare_federation
+from fedkd.app.strategy_factory import build_strategy
+from fedkd.data.federated import data_shape, prepare_federation
+from fedkd.data.image_data import DataShape
 from fedkd.errors import UserError
-from fedkd.faces.federated_workload import ensure_teacher, face_loss_columns, uses_face_workload
-from fedkd.models.factory import Shape, build_architecture, build_model
-from fedkd.paths import expand
-from fedkd.privacy.client_level import CLIPPING_KEY, ClientDPSettings
+from fedkd.privacy.client_level import ClientDPSettings
 from fedkd.privacy.dp_model import batchnorm_count
+from fedkd.privacy.sample_level import SampleDPSettings
+from fedkd.privacy.settings import DPSettings
 from fedkd.privacy.tracking import PrivacyTracker
+from fedkd.protocol.instructions import DP_CLIPPING
+from fedkd.results.federated_log import FederatedLog
 from fedkd.results.round_metrics import round_row
-from fedkd.results.run_dir import RunDirectory
+from fedkd.results.run_dir import RunDirectory, write_run
 from fedkd.results.summary import summarize
-from strategies import build_strategy, logged
+from strategies.client_log import logged
 
 NODE_WAIT_SECONDS = 60.0
 
@@ -50,26 +54,47 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None = None,
-                   shape: Shape | None = None) -> Path:
-    """Run all rounds; returns the finished run directory. With `shape` (channels, side, classes) the
-    data set is not loaded here: in a deployment the SuperNodes hold it."""
-    random.seed(config["seed"])  # Flower samples nodes with `random`
-    torch.manual_seed(config["seed"])
-    np.random.seed(config["seed"])
+def prepare_server(config: FederatedConfig, shape: DataShape | None = None, announce: bool = True) -> DataShape:
+    """Load (or build) the data and whatever the workload needs before round 1; returns the data shape.
+    With `shape` given (a deployment whose SuperNodes hold the data) the data set is not loaded here."""
+    spec = config.federation()
     if shape is None:
-        prepare_federation(config)
-    if uses_face_workload(config):
-        _progress("preparing the HR face teacher (trained once, then cached)")
-        ensure_teacher(config)
-    model = build_model(config, shape)
-    _note_dp_model(config, shape)
-    _wait_for_nodes(grid, config["simulation"]["num_clients"])
+        prepare_federation(spec)
+        shape = data_shape(spec)
+    if config.workload.preparation and announce:
+        _progress(f"preparing {config.workload.preparation}")
+    config.workload.prepare_server(spec)
+    return shape
 
-    privacy = PrivacyTracker(config)
-    run = RunDirectory(output_root or expand(config["output"]["root"]), config["output"]["name"],
-                       face_loss_columns(config) + privacy.client_columns, privacy.round_columns)
-    run.write_config(config)
+
+def serve(grid: Grid, config: FederatedConfig, output_root: Path | None = None,
+          shape: DataShape | None = None, prepared: bool = False) -> Path:
+    """Prepare (unless `prepared`, then `shape` is the prepared data's), check the federation's size, then run
+    all rounds into a new run directory; returns it."""
+    shape = shape if prepared and shape is not None else prepare_server(config, shape)
+    _wait_for_nodes(grid, config.simulation.num_clients)
+    path = write_run(config, config.output, lambda run: run_federation(grid, config, run, shape), output_root)
+    _progress(f"results: {path}")
+    return path
+
+
+def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory,
+                   shape: DataShape) -> tuple[Mapping[str, Any], str]:
+    """Run all rounds, writing rounds.csv, clients.csv and privacy.json into `run`; returns the summary."""
+    random.seed(config.seed)  # Flower samples nodes with `random`
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    # Prepared before already (this call hits the caches); loading the workload's cached parts (the face
+    # teacher) between the seeds and the model keeps the initial weights of every earlier run, seed for seed.
+    prepare_server(config, shape, announce=False)
+    model = config.new_model(shape)
+    _note_dp_model(config, shape)
+    sim = config.simulation
+    privacy = PrivacyTracker(config.privacy, sim.num_clients, sim.train_clients_per_round(),
+                             _planned_participations(config))
+    entry = config.method()
+    log = FederatedLog(run, entry.passes, (*entry.loss_terms, *config.workload.loss_terms()),
+                       privacy.client_columns, privacy.round_columns)
     strategy = build_strategy(config)
     rounds: list[dict[str, Any]] = []
     clock = [time.perf_counter()]
@@ -79,46 +104,45 @@ def run_federation(grid: Grid, config: dict[str, Any], output_root: Path | None 
             return None
         train = getattr(logged(strategy), "last_train", [])
         evaluated = getattr(logged(strategy), "last_evaluate", [])
-        for phase, rows in (("train", train), ("evaluate", evaluated)):
-            run.append_clients([r | {"round": server_round, "phase": phase, "partition_id": r["partition-id"],
-                                     "num_examples": r["num-examples"]} for r in rows])
+        log.append_clients(server_round, "train", train)
+        log.append_clients(server_round, "evaluate", evaluated)
         now = time.perf_counter()
         row = {"round": server_round, "seconds": round(now - clock[0], 3)} | round_row(train, evaluated)
         row |= privacy.update(train, strategy)
         clock[0] = now
         rounds.append(row)
-        run.append_round(row)
-        _progress(" | ".join(filter(None, [_round_line(row, config["num_rounds"]), privacy.progress(row)])))
+        log.append_round(row)
+        _progress(" | ".join(filter(None, [_round_line(row, config.num_rounds), privacy.progress(row)])))
         return None
 
-    client_dp = ClientDPSettings.from_config(config)
-    train_config = ConfigRecord({CLIPPING_KEY: client_dp.clipping} if client_dp is not None else {})
-    try:
-        strategy.start(
-            grid=grid, initial_arrays=ArrayRecord(model.state_dict()), num_rounds=config["num_rounds"],
-            train_config=train_config, evaluate_config=ConfigRecord(), evaluate_fn=end_of_round,
-        )
-        summary, table = summarize(config, rounds)
-        summary["privacy"] = privacy.report()
-        run.write_json("privacy.json", summary["privacy"])
-        path = run.finish(summary, table)
-    except BaseException as err:
-        run.fail(f"{type(err).__name__}: {err}")
-        raise
+    client_dp = config.privacy if isinstance(config.privacy, ClientDPSettings) else None
+    train_config = ConfigRecord({DP_CLIPPING: client_dp.clipping} if client_dp is not None else {})
+    strategy.start(grid=grid, initial_arrays=ArrayRecord(model.state_dict()), num_rounds=config.num_rounds,
+                   train_config=train_config, evaluate_config=ConfigRecord(), evaluate_fn=end_of_round)
+    summary, table = summarize({"dataset": config.dataset.name, "strategy": config.strategy.name,
+                                "partition": config.partition.name, "num_clients": sim.num_clients,
+                                "num_rounds": config.num_rounds, "seed": config.seed}, rounds)
+    summary["privacy"] = privacy.report()
+    run.write_json("privacy.json", summary["privacy"])
     _progress(table)
-    _progress(f"results: {path}")
-    return path
+    return summary, table
 
 
-def _note_dp_model(config: dict[str, Any], shape: Shape | None) -> None:
-    privacy = config.get("privacy", {})
-    if privacy.get("mode", "none") == "none":
+def _planned_participations(config: FederatedConfig) -> int | None:
+    if not isinstance(config.privacy, SampleDPSettings):
+        return None
+    return config.privacy.planned(config.num_rounds, config.simulation.fraction_train)
+
+
+def _note_dp_model(config: FederatedConfig, shape: DataShape) -> None:
+    privacy = config.privacy
+    if not isinstance(privacy, DPSettings):
         return
-    replaced = batchnorm_count(build_architecture(config, shape))
+    replaced = batchnorm_count(config.model.build(shape))
     if replaced:
-        _progress(f"note: privacy.mode={privacy['mode']}: {replaced} BatchNorm layers of "
-                  f"model={config['model']['name']} replaced by GroupNorm "
-                  f"(groups = gcd(privacy.norm_groups={privacy['norm_groups']}, channels))")
+        _progress(f"note: privacy.mode={privacy.mode}: {replaced} BatchNorm layers of "
+                  f"model={config.model.name} replaced by GroupNorm "
+                  f"(groups = gcd(privacy.norm_groups={privacy.norm_groups}, channels))")
 
 
 def _round_line(row: dict[str, Any], num_rounds: int) -> str:
@@ -135,7 +159,7 @@ def _round_line(row: dict[str, Any], num_rounds: int) -> str:
 
 
 def make_server_app(
-    config_source: Callable[[Context], dict[str, Any]] = config_from_context,
+    config_source: Callable[[Context], FederatedConfig] = config_from_context,
     output_root_source: Callable[[Context], Path | None] = output_root_from_context,
 ) -> ServerApp:
     """The ServerApp; the sources read the config and output folder from the run's Context."""
@@ -144,7 +168,7 @@ def make_server_app(
     @app.main()
     def main(grid: Grid, context: Context) -> None:
         try:
-            run_federation(grid, config_source(context), output_root_source(context), data_shape_from_context(context))
+            serve(grid, config_source(context), output_root_source(context), data_shape_from_context(context))
         except UserError as err:
             _progress(f"error: {err}")
             raise

@@ -6,14 +6,13 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any
 
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
 from fedkd.app.client_app import make_client_app
-from fedkd.app.server_app import run_federation
-from fedkd.data.federated import prepare_federation
+from fedkd.app.experiment_config import FederatedConfig
+from fedkd.app.server_app import prepare_server, serve
 
 # Environment the Ray workers must inherit (see shared/DESIGN.md §3).
 RUNTIME_ENV = {"RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO": "0", "FLWR_TELEMETRY_ENABLED": "0",
@@ -27,14 +26,14 @@ class _DropKnownDeprecation(logging.Filter):
         return "`run_simulation` function is deprecated" not in record.getMessage()
 
 
-def run_in_simulation(config: dict[str, Any], output_root: Path | None = None,
+def run_in_simulation(config: FederatedConfig, output_root: Path | None = None,
                       verbose: bool = False) -> Path:
     """Simulate `simulation.num_clients` SuperNodes; returns the run directory."""
     from flwr.simulation import run_simulation
 
     for key, value in RUNTIME_ENV.items():
         os.environ.setdefault(key, value)
-    prepare_federation(config)  # build caches and surface data errors before Ray starts
+    shape = prepare_server(config)  # build caches and surface data errors before Ray starts
     if not verbose:
         flwr_logger = logging.getLogger("flwr")
         flwr_logger.setLevel(logging.WARNING)
@@ -46,16 +45,16 @@ def run_in_simulation(config: dict[str, Any], output_root: Path | None = None,
 
     @server_app.main()
     def main(grid: Grid, context: Context) -> None:
-        finished.append(run_federation(grid, config, output_root))
+        finished.append(serve(grid, config, output_root, shape, prepared=True))
 
-    sim = config["simulation"]
-    cluster = {"address": sim["ray_address"]} if sim.get("ray_address") else {}
+    sim = config.simulation
+    cluster = {"address": sim.ray_address} if sim.ray_address else {}
     run_simulation(
         server_app=server_app,
         client_app=make_client_app(lambda _context: config),
-        num_supernodes=sim["num_clients"],
+        num_supernodes=sim.num_clients,
         backend_config={
-            "client_resources": {"num_cpus": sim["client_cpus"], "num_gpus": sim["client_gpus"]},
+            "client_resources": {"num_cpus": sim.client_cpus, "num_gpus": sim.client_gpus},
             "init_args": {"logging_level": logging.ERROR, "include_dashboard": False,
                           "log_to_driver": verbose, **cluster},
         },

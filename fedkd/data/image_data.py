@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+DataShape = tuple[int, int, int]  # (channels, side a model sees, classes)
+
 
 @dataclass(frozen=True)
 class ImageData:

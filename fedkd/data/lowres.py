@@ -13,22 +13,26 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from fedkd.config.fields import at_least, one_of, setting
+from fedkd.config.registry import Registry
+
 KERNELS = ("area", "bilinear", "bicubic", "nearest")
 
 
-@dataclass(frozen=True)
+@dataclass
 class LowResolution:
-    """Callable on float image batches (B,C,H,W) in [0,1]; returns the LR batch."""
+    """The `lowres` settings, and the transform itself: callable on float image batches (B,C,H,W) in [0,1]."""
 
-    size: int = 16
-    kernel: str = "area"
-    blur_sigma: float = 0.0
-    noise_std: float = 0.0
-    upsample: bool = False
+    enabled: bool = setting(True, help="false: train on the data set's own resolution (lowres=none)")
+    size: int = setting(16, at_least(4), help="LR side in pixels (8, 12, 16, 24, 32, ...)")
+    kernel: str = setting("area", one_of(KERNELS), help="down-sampling kernel")
+    blur_sigma: float = setting(0.0, at_least(0), help="Gaussian blur before down-sampling (HR pixels)")
+    noise_std: float = setting(0.0, at_least(0), help="Gaussian noise after down-sampling ([0,1] scale)")
+    upsample: bool = setting(False, help="resize back to the HR side after degradation")
 
-    def __post_init__(self) -> None:
-        if self.kernel not in KERNELS:
-            raise ValueError(f"kernel={self.kernel!r}; allowed: {', '.join(KERNELS)}")
+    def model_side(self, resolution: int) -> int:
+        """The side a model sees of images of side `resolution` after this transform."""
+        return self.size if self.enabled and not self.upsample else resolution
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         hr_size = images.shape[-2:]
@@ -48,3 +52,8 @@ class LowResolution:
         if self.upsample:
             x = F.interpolate(x, size=tuple(hr_size), mode="bicubic", align_corners=False)
         return x.clamp(0, 1)
+
+
+LOWRES: Registry[LowResolution] = Registry("lowres")
+LOWRES.add("lr16", LowResolution())
+LOWRES.add("none", LowResolution(enabled=False))

@@ -9,32 +9,32 @@ whole data set.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from fedkd.data.federated import ClientData, input_shape, load_client_data, num_classes
+from fedkd.data.federated import ClientData, FederationSpec, data_shape, load_client_data
+from fedkd.data.image_data import DataShape
 from fedkd.errors import UserError
-from fedkd.models.factory import Shape
+from fedkd.protocol.run_config import DATA_FILE, NUM_PARTITIONS, PARTITION_ID
 
 
-def write_partition(config: dict[str, Any], partition_id: int, path: Path) -> Shape:
+def write_partition(spec: FederationSpec, partition_id: int, path: Path) -> DataShape:
     """Write client `partition_id`'s data to `path`; returns the shape the ServerApp needs (data-shape)."""
-    shape = (*input_shape(config), num_classes(config))
-    save_partition(load_client_data(config, partition_id), shape, path)
+    shape = data_shape(spec)
+    save_partition(load_client_data(spec, partition_id), shape, path)
     return shape
 
 
-def save_partition(data: ClientData, shape: Shape, path: Path) -> None:
+def save_partition(data: ClientData, shape: DataShape, path: Path) -> None:
     torch.save({"partition_id": data.partition_id, "shape": shape,
                 **{k: getattr(data, k) for k in ("train_x", "train_y", "test_x", "test_y", "train_hr", "test_hr")}},
                path)
 
 
-def read_partition(path: str) -> tuple[ClientData, Shape]:
+def read_partition(path: str) -> tuple[ClientData, DataShape]:
     if not Path(path).is_file():
-        raise UserError(f"data-file={path} does not exist; give each SuperNode the path of its own partition file "
-                        "(--node-config \"partition-id=I num-partitions=N data-file=PATH\")")
+        raise UserError(f"{DATA_FILE}={path} does not exist; give each SuperNode the path of its own partition file "
+                        f"(--node-config \"{PARTITION_ID}=I {NUM_PARTITIONS}=N {DATA_FILE}=PATH\")")
     saved = torch.load(path, weights_only=True)
     shape = tuple(saved.pop("shape"))
     return ClientData(**saved), (int(shape[0]), int(shape[1]), int(shape[2]))

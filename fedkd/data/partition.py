@@ -9,75 +9,116 @@ on label-sorted data would not be IID. Identity-disjoint partitions are built he
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from omegaconf import MISSING
 
+from fedkd.config.fields import above, at_least, below, one_of, setting
+from fedkd.config.registry import Registry
 from fedkd.errors import UserError
 
-PARTITION_KINDS = ("iid", "dirichlet", "pathological", "identity")
+CLASS_ASSIGNMENTS = ("random", "deterministic", "first-deterministic")
 
 
-@dataclass(frozen=True)
-class PartitionSpec:
-    kind: str
-    num_clients: int
-    seed: int
-    alpha: float = 0.5
-    min_partition_size: int = 10
-    self_balancing: bool = False
-    labels_per_client: int = 2
-    class_assignment: str = "first-deterministic"
+@dataclass
+class PartitionSettings:
+    """What every partition has: its name and each client's test share."""
+
+    name: str = MISSING
+    test_fraction: float = setting(0.2, above(0), below(1), help="share of each client's samples held out for test")
+
+    def flwr_partitioner(self, num_clients: int, seed: int) -> Any:
+        """The flwr-datasets partitioner; None where this module builds the partition itself."""
+        return None
 
 
-def _flwr_partitioner(spec: PartitionSpec):
-    from flwr_datasets import partitioner as fp  # imported lazily: pulls in `datasets` (slow)
+@dataclass
+class IidPartition(PartitionSettings):
+    """`partition=iid`: equal random shares."""
 
-    if spec.kind == "iid":
-        return fp.IidPartitioner(num_partitions=spec.num_clients)
-    if spec.kind == "dirichlet":
-        return fp.DirichletPartitioner(
-            num_partitions=spec.num_clients, partition_by="label", alpha=spec.alpha,
-            min_partition_size=spec.min_partition_size, self_balancing=spec.self_balancing,
-            shuffle=True, seed=spec.seed,
-        )
-    return fp.PathologicalPartitioner(
-        num_partitions=spec.num_clients, partition_by="label",
-        num_classes_per_partition=spec.labels_per_client,
-        class_assignment_mode=spec.class_assignment, shuffle=True, seed=spec.seed,
-    )
+    name: str = "iid"
+
+    def flwr_partitioner(self, num_clients: int, seed: int) -> Any:
+        from flwr_datasets import partitioner as fp  # imported lazily: pulls in `datasets` (slow)
+
+        return fp.IidPartitioner(num_partitions=num_clients)
 
 
-def _identity_disjoint(labels: np.ndarray, spec: PartitionSpec) -> list[np.ndarray]:
+@dataclass
+class DirichletPartition(PartitionSettings):
+    """`partition=dirichlet`: label skew, class proportions per client ~ Dirichlet(alpha)."""
+
+    name: str = "dirichlet"
+    alpha: float = setting(0.5, above(0), help="smaller = more skewed")
+    min_partition_size: int = setting(10, at_least(1), help="resample (at most 10 tries) until every client has "
+                                      "this many samples")
+    self_balancing: bool = setting(False)
+
+    def flwr_partitioner(self, num_clients: int, seed: int) -> Any:
+        from flwr_datasets import partitioner as fp
+
+        return fp.DirichletPartitioner(num_partitions=num_clients, partition_by="label", alpha=self.alpha,
+                                       min_partition_size=self.min_partition_size,
+                                       self_balancing=self.self_balancing, shuffle=True, seed=seed)
+
+
+@dataclass
+class PathologicalPartition(PartitionSettings):
+    """`partition=pathological`: k labels per client."""
+
+    name: str = "pathological"
+    labels_per_client: int = setting(2, at_least(1))
+    class_assignment: str = setting("first-deterministic", one_of(CLASS_ASSIGNMENTS))
+
+    def flwr_partitioner(self, num_clients: int, seed: int) -> Any:
+        from flwr_datasets import partitioner as fp
+
+        return fp.PathologicalPartitioner(num_partitions=num_clients, partition_by="label",
+                                          num_classes_per_partition=self.labels_per_client,
+                                          class_assignment_mode=self.class_assignment, shuffle=True, seed=seed)
+
+
+@dataclass
+class IdentityPartition(PartitionSettings):
+    """`partition=identity`: every identity (label) belongs to exactly one client."""
+
+    name: str = "identity"
+
+
+PARTITIONS: Registry[PartitionSettings] = Registry("partition")
+for _settings in (DirichletPartition(), IidPartition(), PathologicalPartition(), IdentityPartition()):
+    PARTITIONS.add(_settings.name, _settings)
+
+
+def _identity_disjoint(labels: np.ndarray, num_clients: int, seed: int) -> list[np.ndarray]:
     identities = np.unique(labels)
-    if len(identities) < spec.num_clients:
+    if len(identities) < num_clients:
         raise UserError(
             f"partition=identity needs at least one identity per client: {len(identities)} "
-            f"identities < simulation.num_clients={spec.num_clients}; lower num_clients"
+            f"identities < simulation.num_clients={num_clients}; lower num_clients"
         )
-    rng = np.random.default_rng(spec.seed)
-    groups = np.array_split(rng.permutation(identities), spec.num_clients)
+    rng = np.random.default_rng(seed)
+    groups = np.array_split(rng.permutation(identities), num_clients)
     return [np.flatnonzero(np.isin(labels, group)) for group in groups]
 
 
-def partition_indices(labels: np.ndarray, spec: PartitionSpec) -> list[np.ndarray]:
-    """Split row indices of `labels` over `spec.num_clients` clients (sorted index arrays)."""
-    if spec.kind not in PARTITION_KINDS:
-        raise UserError(f"partition.name={spec.kind!r} is unknown; allowed: {', '.join(PARTITION_KINDS)}")
-    if spec.kind == "identity":
-        return [np.sort(p) for p in _identity_disjoint(labels, spec)]
+def partition_indices(labels: np.ndarray, settings: PartitionSettings, num_clients: int,
+                      seed: int) -> list[np.ndarray]:
+    """Split row indices of `labels` over `num_clients` clients (sorted index arrays)."""
+    partitioner = settings.flwr_partitioner(num_clients, seed)
+    if partitioner is None:
+        return [np.sort(p) for p in _identity_disjoint(labels, num_clients, seed)]
 
     from datasets import Dataset
 
-    order = np.random.default_rng(spec.seed).permutation(len(labels))
-    table = Dataset.from_dict({"label": labels[order].tolist(), "row": order.tolist()})
-    partitioner = _flwr_partitioner(spec)
-    partitioner.dataset = table
+    order = np.random.default_rng(seed).permutation(len(labels))
+    partitioner.dataset = Dataset.from_dict({"label": labels[order].tolist(), "row": order.tolist()})
     try:
-        parts = [np.asarray(partitioner.load_partition(i)["row"], dtype=np.int64)
-                 for i in range(spec.num_clients)]
+        parts = [np.asarray(partitioner.load_partition(i)["row"], dtype=np.int64) for i in range(num_clients)]
     except ValueError as err:
         raise UserError(
-            f"partition={spec.kind} could not be built for {spec.num_clients} clients "
+            f"partition={settings.name} could not be built for {num_clients} clients "
             f"({err}); for dirichlet raise partition.alpha or lower partition.min_partition_size"
         ) from None
     return [np.sort(p) for p in parts]

@@ -9,17 +9,14 @@ train/test and degraded by the configured LR transform exactly as a simulated cl
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from fedkd.data.federated import model_side, split_client
-from fedkd.data.image_data import ImageData
+from fedkd.data.federated import FederationSpec, split_client
+from fedkd.data.image_data import DataShape, ImageData
 from fedkd.data.node_data import save_partition
-from fedkd.data.user_data import load_image_folder
+from fedkd.data.user_data import ImageFolderSettings, load_image_folder
 from fedkd.errors import UserError
-from fedkd.models.factory import Shape
-from fedkd.paths import expand
 
 
 def read_label_list(path: Path) -> list[str]:
@@ -34,13 +31,17 @@ def read_label_list(path: Path) -> list[str]:
     return names
 
 
-def write_site_partition(config: dict[str, Any], images: Path, labels: list[str], partition_id: int,
-                         path: Path) -> Shape:
-    """Write the site's images to `path` as partition `partition_id`; returns the data shape."""
+def write_site_partition(spec: FederationSpec, images: Path, labels: list[str], partition_id: int,
+                         path: Path) -> DataShape:
+    """Write the site's images to `path` as partition `partition_id`; returns the data shape.
+
+    `spec.dataset` is the `imagefolder` settings (resolution, grayscale) the federation uses."""
     from torchvision.datasets.folder import find_classes
 
-    ds = config["dataset"]
-    data = load_image_folder(images, ds["resolution"], ds["grayscale"], expand(config["data_cache"]))
+    folder = spec.dataset
+    if not isinstance(folder, ImageFolderSettings):
+        raise UserError(f"dataset={folder.name} is not a folder of images; use dataset=imagefolder")
+    data = load_image_folder(images, folder.resolution, folder.grayscale, spec.cache_dir)
     site_classes, _ = find_classes(str(images))
     index = {name: i for i, name in enumerate(labels)}
     unknown = [name for name in site_classes if name not in index]
@@ -51,6 +52,6 @@ def write_site_partition(config: dict[str, Any], images: Path, labels: list[str]
     if len(global_labels) < 2:
         raise UserError(f"{images} holds {len(global_labels)} image; a site needs a train and a test image")
     site = ImageData(data.name, data.images, global_labels)
-    shape = (site.channels, model_side(config, site.resolution), len(labels))
-    save_partition(split_client(config, site, np.arange(len(global_labels)), partition_id), shape, path)
+    shape = (site.channels, spec.lowres.model_side(site.resolution), len(labels))
+    save_partition(split_client(spec, site, np.arange(len(global_labels)), partition_id), shape, path)
     return shape

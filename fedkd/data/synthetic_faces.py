@@ -10,35 +10,44 @@ opening, eye opening, brow raise), directional illumination, contrast, and pixel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from fedkd.config.fields import at_least, at_most, setting
+from fedkd.data.dataset_settings import DatasetSettings
 
-@dataclass(frozen=True)
+
+@dataclass
 class FaceNuisance:
     """Per-image nuisance strengths (all relative to a face spanning the image)."""
 
-    shift: float = 0.08
-    rotation_deg: float = 10.0
-    scale: float = 0.08
-    yaw: float = 0.3
-    expression: float = 1.0
-    illumination: float = 0.35
-    noise_std: float = 0.03
+    shift: float = setting(0.08, at_least(0), help="translation, share of the image side")
+    rotation_deg: float = setting(10.0, at_least(0), help="in-plane rotation, degrees")
+    scale: float = setting(0.08, at_least(0), help="relative size change")
+    yaw: float = setting(0.3, at_least(0), help="yaw-like shift of the inner features")
+    expression: float = setting(1.0, at_least(0), help="smile, mouth and eye opening, brow raise")
+    illumination: float = setting(0.35, at_least(0), help="directional light")
+    noise_std: float = setting(0.03, at_least(0), help="pixel noise on the [0, 1] scale")
 
 
-@dataclass(frozen=True)
-class FaceSpec:
-    """What to generate."""
+@dataclass
+class FaceSpec(DatasetSettings):
+    """`dataset=faces`: the project's procedural face set, deterministic from `seed`."""
 
-    num_identities: int = 200
-    images_per_identity: int = 20
-    resolution: int = 64
-    num_families: int = 25
-    seed: int = 0
-    nuisance: FaceNuisance = FaceNuisance()
+    name: str = "faces"
+    resolution: int = setting(64, at_least(8), at_most(256), help="high-resolution side in pixels")
+    num_identities: int = setting(200, at_least(2))
+    images_per_identity: int = setting(20, at_least(2))
+    num_families: int = setting(25, at_least(1), help="identities sharing coarse looks; fewer = harder at low "
+                                "resolution")
+    seed: int = setting(0, at_least(0))
+    nuisance: FaceNuisance = field(default_factory=FaceNuisance)
+
+    @property
+    def size(self) -> int:
+        return self.num_identities * self.images_per_identity
 
 
 _NUM_MOLES = 4

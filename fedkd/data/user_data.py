@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from omegaconf import MISSING
 
+from fedkd.config.fields import NOT_EMPTY, at_least, at_most, setting
 from fedkd.data.cache import cache_key, load_or_build
+from fedkd.data.dataset_settings import DatasetSettings
 from fedkd.data.image_data import ImageData
 from fedkd.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".pgm", ".bmp")
 TORCHVISION_SETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+
+
+@dataclass
+class ImageFolderSettings(DatasetSettings):
+    """`dataset=imagefolder`: a face set on disk laid out as root/<identity>/<image>.{jpg,png,pgm,bmp}."""
+
+    name: str = "imagefolder"
+    root: str = setting(MISSING, NOT_EMPTY, help="the folder of identity folders: dataset.root=/path/to/faces")
+    resolution: int = setting(64, at_least(4), at_most(512), help="images are resized to this side")
+    grayscale: bool = setting(False)
+
+
+@dataclass
+class TorchvisionSettings(DatasetSettings):
+    """`dataset=mnist|fashion_mnist|cifar10`: torchvision's training split from a local root; downloads
+    only with download=true."""
+
+    root: str = setting("~/data/torchvision", NOT_EMPTY)
+    download: bool = setting(False, help="true: fetch the files (needs network)")
 
 
 def load_image_folder(root: Path, resolution: int, grayscale: bool, cache_dir: Path) -> ImageData:

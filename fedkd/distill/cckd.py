@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from fedkd.distill.face_distiller import FaceDistiller, Terms, feature_regression, unit
+from fedkd.distill.face_distiller import Count, FaceDistiller, Positive, Terms, Weight, feature_regression, unit
 from fedkd.distill.outputs import Outputs
 
 
@@ -25,9 +25,10 @@ def taylor_gaussian_kernel(embedding: torch.Tensor, gamma: float, order: int) ->
 
 class CCKD(FaceDistiller):
     batch_coupled = True
+    terms = ("kd_instance", "kd_correlation")
 
-    def __init__(self, gamma: float = 0.4, order: int = 2, lambda_instance: float = 1.0,
-                 lambda_correlation: float = 1.0) -> None:
+    def __init__(self, gamma: Positive = 0.4, order: Count = 2, lambda_instance: Weight = 1.0,
+                 lambda_correlation: Weight = 1.0) -> None:
         super().__init__()
         self.gamma, self.order = gamma, order
         self.lambda_instance, self.lambda_correlation = lambda_instance, lambda_correlation

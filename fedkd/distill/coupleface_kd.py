@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from fedkd.distill.face_distiller import FaceDistiller, Terms, feature_regression, unit
+from fedkd.distill.face_distiller import Count, FaceDistiller, Terms, Weight, feature_regression, unit
 from fedkd.distill.outputs import Outputs
 
 
@@ -32,8 +32,9 @@ def mine_informative_pairs(teacher_similarity: torch.Tensor, labels: torch.Tenso
 
 class CoupleFaceKD(FaceDistiller):
     batch_coupled = True
+    terms = ("kd_feature", "kd_mutual_relation")
 
-    def __init__(self, lambda_feature: float = 1.0, lambda_relation: float = 1.0, num_negatives: int = 8) -> None:
+    def __init__(self, lambda_feature: Weight = 1.0, lambda_relation: Weight = 1.0, num_negatives: Count = 8) -> None:
         super().__init__()
         self.lambda_feature, self.lambda_relation = lambda_feature, lambda_relation
         self.num_negatives = num_negatives

@@ -10,19 +10,26 @@ DP-SGD's sensitivity analysis does not hold for it).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fedkd.config.fields import above, at_least, at_most
 from fedkd.distill.outputs import Outputs
 
 Terms = dict[str, torch.Tensor]
+# Constructor argument types: the annotations are the distiller's settings (checked from its config section).
+Weight = Annotated[float, at_least(0)]              # weight of a loss term
+Positive = Annotated[float, above(0)]               # temperatures, kernel widths
+Fraction = Annotated[float, above(0), at_most(1)]
+Count = Annotated[int, at_least(0)]
 
 
 class FaceDistiller(nn.Module, ABC):
     batch_coupled: ClassVar[bool] = False
+    terms: ClassVar[tuple[str, ...]] = ()  # the names of the loss terms `forward` can return (logged per client)
 
     def prepare(self, teacher_embeddings: torch.Tensor, labels: torch.Tensor) -> None:
         """Fit anything the loss needs from the teacher on the training set (default: nothing)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from fedkd.distill.face_distiller import FaceDistiller, Terms, feature_regression
+from fedkd.distill.face_distiller import FaceDistiller, Terms, Weight, feature_regression
 from fedkd.distill.outputs import Outputs
 
 
@@ -31,9 +31,10 @@ def triplet_angle_relation(embedding: torch.Tensor) -> torch.Tensor:
 
 class HybridOrderKD(FaceDistiller):
     batch_coupled = True
+    terms = ("kd_instance", "kd_distance", "kd_angle", "kd_assistant")
 
-    def __init__(self, lambda_instance: float = 1.0, lambda_distance: float = 1.0, lambda_angle: float = 2.0,
-                 lambda_assistant: float = 0.5) -> None:
+    def __init__(self, lambda_instance: Weight = 1.0, lambda_distance: Weight = 1.0, lambda_angle: Weight = 2.0,
+                 lambda_assistant: Weight = 0.5) -> None:
         super().__init__()
         self.weights = (lambda_instance, lambda_distance, lambda_angle)
         self.lambda_assistant = lambda_assistant

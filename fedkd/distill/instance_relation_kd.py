@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import torch
 
-from fedkd.distill.face_distiller import FaceDistiller, Terms, feature_regression, unit
+from fedkd.distill.face_distiller import FaceDistiller, Terms, Weight, feature_regression, unit
 from fedkd.distill.outputs import Outputs
 
 
 class InstanceRelationKD(FaceDistiller):
     batch_coupled = True
+    terms = ("kd_instance", "kd_relation")
 
-    def __init__(self, lambda_instance: float = 1.0, lambda_relation: float = 1.0) -> None:
+    def __init__(self, lambda_instance: Weight = 1.0, lambda_relation: Weight = 1.0) -> None:
         super().__init__()
         self.lambda_instance, self.lambda_relation = lambda_instance, lambda_relation
 

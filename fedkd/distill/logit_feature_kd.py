@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import torch
 
-from fedkd.distill.face_distiller import FaceDistiller, Terms, feature_regression
+from fedkd.distill.face_distiller import FaceDistiller, Positive, Terms, Weight, feature_regression
 from fedkd.distill.logit_kd import LogitKD
 from fedkd.distill.outputs import Outputs
 
 
 class LogitFeatureKD(FaceDistiller):
-    def __init__(self, lambda_logits: float = 1.0, temperature: float = 4.0, lambda_feature: float = 0.0) -> None:
+    terms = ("kd_logits", "kd_feature")
+
+    def __init__(self, lambda_logits: Weight = 1.0, temperature: Positive = 4.0, lambda_feature: Weight = 0.0) -> None:
         super().__init__()
         self.lambda_logits, self.lambda_feature = lambda_logits, lambda_feature
         self.logit_kd = LogitKD(temperature)

@@ -13,14 +13,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from fedkd.distill.face_distiller import FaceDistiller, Terms, unit
+from fedkd.distill.face_distiller import FaceDistiller, Positive, Terms, Weight, unit
 from fedkd.distill.outputs import Outputs
 
 
 class RelationalContrastiveKD(FaceDistiller):
     batch_coupled = True
+    terms = ("kd_contrastive", "kd_relation")
 
-    def __init__(self, temperature: float = 0.1, lambda_contrastive: float = 1.0, lambda_relation: float = 1.0) -> None:
+    def __init__(self, temperature: Positive = 0.1, lambda_contrastive: Weight = 1.0,
+                 lambda_relation: Weight = 1.0) -> None:
         super().__init__()
         self.temperature = temperature
         self.lambda_contrastive, self.lambda_relation = lambda_contrastive, lambda_relation

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from fedkd.distill.face_distiller import FaceDistiller, Terms, unit
+from fedkd.distill.face_distiller import FaceDistiller, Fraction, Terms, Weight, unit
 from fedkd.distill.outputs import Outputs
 
 
@@ -25,7 +25,9 @@ def fisher_ratio(embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
 
 
 class SelectiveKD(FaceDistiller):
-    def __init__(self, keep_fraction: float = 0.5, lambda_feature: float = 1.0) -> None:
+    terms = ("kd_selective",)
+
+    def __init__(self, keep_fraction: Fraction = 0.5, lambda_feature: Weight = 1.0) -> None:
         super().__init__()
         self.keep_fraction, self.lambda_feature = keep_fraction, lambda_feature
         self.register_buffer("selected", torch.empty(0, dtype=torch.long))

@@ -12,15 +12,17 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from fedkd.data.dataset_settings import DatasetSettings
 from fedkd.faces.face_split import FaceSplit
-from fedkd.faces.networks import build_teacher
-from fedkd.faces.teacher_net import ResNetFace
+from fedkd.faces.teacher_settings import TeacherSettings
 from fedkd.faces.training_loop import train_embedder
+from fedkd.models.face_resnet import ResNetFace
 
 StateDict = dict[str, torch.Tensor]
 
@@ -30,47 +32,48 @@ def teacher_cache_path(cache_dir: Path, key: dict[str, Any]) -> Path:
     return cache_dir / f"face-teacher-{digest}.pt"
 
 
-def teacher_data_key(dataset: dict[str, Any], eval_identities: int, split_seed: int) -> dict[str, Any]:
+def teacher_data_key(dataset: DatasetSettings, eval_identities: int, split_seed: int) -> dict[str, Any]:
     """What determines the teacher's training data: the face set and its identity split."""
-    return {"dataset": dataset, "evaluation": {"eval_identities": eval_identities, "split_seed": split_seed}}
+    return {"dataset": asdict(dataset), "evaluation": {"eval_identities": eval_identities, "split_seed": split_seed}}
 
 
-def teacher_recipe(cfg: dict[str, Any], data_key: dict[str, Any]) -> dict[str, Any]:
+def teacher_recipe(settings: TeacherSettings, data_key: dict[str, Any]) -> dict[str, Any]:
     """Everything that determines the teacher's weights (not its progress display)."""
-    recipe = cfg | {"train": {k: v for k, v in cfg["train"].items() if k != "progress"}}
-    return {"data": data_key, "teacher": recipe, "seed": cfg["seed"]}
+    recipe = asdict(settings)
+    recipe["train"].pop("progress")
+    return {"data": data_key, "teacher": recipe, "seed": settings.seed}
 
 
 def _anchor_epochs(epochs: int, anchors: int) -> set[int]:
     return {max(1, round(epochs * k / anchors)) for k in range(1, anchors + 1)}
 
 
-def train_teacher(split: FaceSplit, cfg: dict[str, Any]) -> tuple[ResNetFace, list[StateDict]]:
-    seed = cfg["seed"]
+def train_teacher(split: FaceSplit, settings: TeacherSettings) -> tuple[ResNetFace, list[StateDict]]:
+    seed = settings.seed
     torch.manual_seed(seed)
-    teacher = build_teacher(cfg, split.train_hr.shape[1], split.num_train_identities)
+    teacher = settings.build(split.train_hr.shape[1], split.num_train_identities)
     route: list[StateDict] = []
-    anchors = _anchor_epochs(cfg["train"]["epochs"], cfg["route_anchors"])
+    anchors = _anchor_epochs(settings.train.epochs, settings.route_anchors)
 
     def keep_anchor(epoch: int) -> None:
         if epoch in anchors:
             route.append({k: v.detach().clone() for k, v in teacher.state_dict().items()})
 
-    train_embedder(teacher, split.train_hr, split.train_y, cfg["train"], seed, desc="teacher",
+    train_embedder(teacher, split.train_hr, split.train_y, settings.train, seed, desc="teacher",
                    on_epoch_end=keep_anchor)
     return teacher, route
 
 
-def load_or_train_teacher(split: FaceSplit, cfg: dict[str, Any], cache_dir: Path,
+def load_or_train_teacher(split: FaceSplit, settings: TeacherSettings, cache_dir: Path,
                           data_key: dict[str, Any]) -> tuple[ResNetFace, list[StateDict], Path]:
     """The cached teacher (eval mode) and its route; trains and stores it on first use."""
-    path = teacher_cache_path(cache_dir, teacher_recipe(cfg, data_key))
+    path = teacher_cache_path(cache_dir, teacher_recipe(settings, data_key))
     if path.is_file():
         saved = torch.load(path, weights_only=True)
-        teacher = build_teacher(cfg, split.train_hr.shape[1], split.num_train_identities)
+        teacher = settings.build(split.train_hr.shape[1], split.num_train_identities)
         teacher.load_state_dict(saved["route"][-1])
         return teacher.eval(), saved["route"], path
-    teacher, route = train_teacher(split, cfg)
+    teacher, route = train_teacher(split, settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.pt")
     try:

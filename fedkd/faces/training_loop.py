@@ -7,17 +7,31 @@ so a distillation epoch costs one student forward/backward per batch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from fedkd.config.fields import above, at_least, at_most, one_of, setting
 from fedkd.distill.face_distiller import FaceDistiller, NoDistillation
 from fedkd.distill.outputs import Outputs, forward_outputs
-from fedkd.faces.margin_head import margin_cross_entropy
+from fedkd.models.margin_head import MARGIN_KINDS, margin_cross_entropy
 
 History = list[dict[str, float]]
+
+
+@dataclass
+class EmbedderTrainSettings:
+    """How a face embedder (teacher, bridge, student) is trained: Adam with cosine decay on a margin loss."""
+
+    epochs: int = setting(20, at_least(1))
+    batch_size: int = setting(64, at_least(2))
+    lr: float = setting(0.002, above(0))
+    weight_decay: float = setting(0.0005, at_least(0))
+    loss: str = setting("arcface", one_of(MARGIN_KINDS), help="angular-margin loss of the cosine head")
+    margin: float = setting(0.2, at_least(0), at_most(1))
+    progress: bool = setting(True, help="show a progress bar")
 
 
 @torch.no_grad()
@@ -43,12 +57,12 @@ def _slice(outputs: Outputs | None, rows: torch.Tensor) -> Outputs | None:
 
 
 def train_embedder(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, train_cfg: dict[str, Any], seed: int,
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: EmbedderTrainSettings, seed: int,
     distiller: FaceDistiller | None = None, teacher_for_epoch: Callable[[int], Outputs] | None = None,
     assistant: Outputs | None = None, desc: str = "train",
     on_epoch_end: Callable[[int], None] | None = None,
 ) -> History:
-    """Train `model` for `train_cfg.epochs`; returns one row of mean loss terms per epoch.
+    """Train `model` for `settings.epochs`; returns one row of mean loss terms per epoch.
 
     `teacher_for_epoch(e)` gives the (precomputed) teacher outputs for epoch e, so a schedule can
     change teachers between epochs (route-constrained distillation).
@@ -57,23 +71,23 @@ def train_embedder(
     if not isinstance(distiller, NoDistillation) and teacher_for_epoch is None:
         raise ValueError("a distiller needs teacher outputs")
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=train_cfg["lr"], weight_decay=train_cfg["weight_decay"])
-    epochs = train_cfg["epochs"]
+    opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    epochs = settings.epochs
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     history: History = []
-    for epoch in tqdm(range(epochs), desc=desc, leave=False, disable=not train_cfg.get("progress", False)):
+    for epoch in tqdm(range(epochs), desc=desc, leave=False, disable=not settings.progress):
         teacher = teacher_for_epoch(epoch) if teacher_for_epoch else None
         model.train()
         sums: dict[str, float] = {}
         order = torch.randperm(len(y), generator=gen)
-        batch_size = train_cfg["batch_size"]
+        batch_size = settings.batch_size
         for start in range(0, len(order) - 1, batch_size):
             rows = order[start:start + batch_size]
             if len(rows) < 2:
                 continue
             student = forward_outputs(model, x[rows])
-            terms = {"ce": margin_cross_entropy(model.head, student.embedding, y[rows], train_cfg["loss"],
-                                                train_cfg["margin"])}
+            terms = {"ce": margin_cross_entropy(model.head, student.embedding, y[rows], settings.loss,
+                                                settings.margin)}
             if teacher is not None:
                 terms |= distiller(student, _slice(teacher, rows), y[rows], _slice(assistant, rows))
             step_on_terms(opt, terms, sums, len(rows))

@@ -10,17 +10,28 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
+from omegaconf import MISSING
 from torch import nn
 
 from fedkd.data.federated import ClientData
 from fedkd.privacy.sample_level import PrivateTraining
 from fedkd.state.client_state import ClientState
-from fedkd.training.local import ExtraTerms, Objective, cross_entropy, train_local
+from fedkd.training.local import ExtraTerms, Objective, TrainSettings, cross_entropy, train_local
 
 StateDict = dict[str, torch.Tensor]
+
+
+@dataclass
+class MethodSettings:
+    """What every FL method's settings have: the name that selects it (`strategy=<name>`)."""
+
+    name: str = MISSING
+
+
+S = TypeVar("S", bound=MethodSettings)
 
 
 @dataclass
@@ -37,10 +48,10 @@ class RoundInput:
     extra_terms: ExtraTerms | None = None  # the workload's own losses, added to every local objective
     private: PrivateTraining | None = None  # sample-level DP: every training call runs DP-SGD on the budget
 
-    def train(self, model: nn.Module, train_cfg: dict[str, Any], seed: int, objective: Objective = cross_entropy,
+    def train(self, model: nn.Module, settings: TrainSettings, seed: int, objective: Objective = cross_entropy,
               epochs: int | None = None, params: Iterable[nn.Parameter] | None = None) -> dict[str, float]:
         """`train_local` on this client's training split, with the workload's extra terms."""
-        return train_local(model, self.data.train_x, self.data.train_y, train_cfg, seed, objective, epochs,
+        return train_local(model, self.data.train_x, self.data.train_y, settings, seed, objective, epochs,
                            params, self.extra_terms, self.private)
 
     def model_from(self, weights: StateDict) -> nn.Module:
@@ -52,20 +63,21 @@ class RoundInput:
         return self.model_from(self.global_weights)
 
 
-class LocalMethod(ABC):
-    """Client side of one method; `config` is the whole composed experiment config."""
+class LocalMethod(ABC, Generic[S]):
+    """Client side of one method: its own settings, the local training settings, and whether models kept in
+    the client's state are stored in float16."""
 
     # False where the server's model alone is not a classifier worth scoring (local-only, FedPer).
     shares_global_model: bool = True
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.method_cfg = config["strategy"]
-        self.train_cfg = config["train"]
-        self.half_state = config["simulation"]["state_precision"] == "float16"
+    def __init__(self, settings: S, train: TrainSettings, half_state: bool = True) -> None:
+        self.settings = settings
+        self.train_settings = train
+        self.half_state = half_state
 
     def epochs_per_participation(self) -> int:
         """Local epochs over the training split in one participation (plans the DP noise)."""
-        return int(self.train_cfg["local_epochs"])
+        return self.train_settings.local_epochs
 
     @abstractmethod
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:

@@ -4,27 +4,40 @@ personal model v trained on CE + (λ/2)·‖v − w_global‖² for `strategy.pe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
 
-from fedkd.methods.base import LocalMethod, RoundInput, StateDict
+from fedkd.config.fields import at_least, setting
+from fedkd.methods.base import LocalMethod, MethodSettings, RoundInput, StateDict
 from fedkd.methods.fedavg import proximal_objective
 
 PERSONAL_MODEL = "fedkd.ditto_personal"
+PERSONAL_PASS = "personal_"  # prefix of the personal model's training metrics
 
 
-class DittoClient(LocalMethod):
+@dataclass
+class DittoSettings(MethodSettings):
+    """`strategy=ditto`."""
+
+    name: str = "ditto"
+    lambda_proximal: float = setting(0.1, at_least(0), help="λ of (λ/2)·‖v − w_global‖² on the personal model")
+    personal_epochs: int = setting(2, at_least(1), help="epochs on the personal model per participation")
+
+
+class DittoClient(LocalMethod[DittoSettings]):
     def epochs_per_participation(self) -> int:
-        return int(self.train_cfg["local_epochs"] + self.method_cfg["personal_epochs"])
+        return self.train_settings.local_epochs + self.settings.personal_epochs
 
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:
         shared = round_input.global_model()
-        metrics = round_input.train(shared, self.train_cfg, round_input.seed)
+        metrics = round_input.train(shared, self.train_settings, round_input.seed)
         personal = self.personal_model(round_input, shared)
-        objective = proximal_objective(round_input.global_model(), self.method_cfg["lambda"])
-        personal_metrics = round_input.train(personal, self.train_cfg, round_input.seed + 1, objective,
-                                             epochs=self.method_cfg["personal_epochs"])
+        objective = proximal_objective(round_input.global_model(), self.settings.lambda_proximal)
+        personal_metrics = round_input.train(personal, self.train_settings, round_input.seed + 1, objective,
+                                             epochs=self.settings.personal_epochs)
         self.store(round_input, PERSONAL_MODEL, personal.state_dict())
-        metrics |= {f"personal_{k}": v for k, v in personal_metrics.items()}
+        metrics |= {f"{PERSONAL_PASS}{k}": v for k, v in personal_metrics.items()}
         return shared.state_dict(), metrics
 
     def personal_model(self, round_input: RoundInput, global_model: nn.Module) -> nn.Module:

@@ -4,13 +4,32 @@ Heterogeneous Networks", MLSys 2020): the client trains the global model on its 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fedkd.config.fields import at_least, setting
 from fedkd.distill import forward_outputs
-from fedkd.methods.base import LocalMethod, RoundInput, StateDict
+from fedkd.methods.base import LocalMethod, MethodSettings, RoundInput, S, StateDict
+from fedkd.protocol.instructions import PROXIMAL_MU
 from fedkd.training.local import Objective, cross_entropy
+
+
+@dataclass
+class FedAvgSettings(MethodSettings):
+    """`strategy=fedavg`: FedAvg with Flower's message-API strategy."""
+
+    name: str = "fedavg"
+
+
+@dataclass
+class FedProxSettings(MethodSettings):
+    """`strategy=fedprox`."""
+
+    name: str = "fedprox"
+    proximal_mu: float = setting(0.01, at_least(0), help="μ of the proximal term (μ/2)·‖w − w_global‖²")
 
 
 def proximal_objective(anchor: nn.Module, mu: float) -> Objective:
@@ -25,17 +44,17 @@ def proximal_objective(anchor: nn.Module, mu: float) -> Objective:
     return objective
 
 
-class FedAvgClient(LocalMethod):
+class FedAvgClient(LocalMethod[S]):
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:
         model = round_input.global_model()
-        metrics = round_input.train(model, self.train_cfg, round_input.seed, cross_entropy)
+        metrics = round_input.train(model, self.train_settings, round_input.seed, cross_entropy)
         return model.state_dict(), metrics
 
 
-class FedProxClient(LocalMethod):
+class FedProxClient(LocalMethod[FedProxSettings]):
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:
         model = round_input.global_model()
-        mu = float(round_input.server_config["proximal-mu"])
+        mu = float(round_input.server_config[PROXIMAL_MU])
         objective = proximal_objective(round_input.global_model(), mu)
-        metrics = round_input.train(model, self.train_cfg, round_input.seed, objective)
+        metrics = round_input.train(model, self.train_settings, round_input.seed, objective)
         return model.state_dict(), metrics

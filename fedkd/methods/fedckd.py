@@ -18,15 +18,36 @@ stored as the next participation's historical teacher.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fedkd.distill import build_kd_loss, forward_outputs
-from fedkd.methods.base import LocalMethod, RoundInput, StateDict, frozen
+from fedkd.config.fields import above, at_least, one_of, setting
+from fedkd.distill import KD_FORMS, build_kd_loss, forward_outputs
+from fedkd.methods.base import LocalMethod, MethodSettings, RoundInput, StateDict, frozen
+from fedkd.protocol.reply import loss_key
 from fedkd.training.local import Objective
 
 HISTORICAL_MODEL = "fedkd.historical"
+TEACHERS = ("global", "historical")
+
+
+@dataclass
+class FedCKDSettings(MethodSettings):
+    """`strategy=fedckd` (and `strategy=pfedsd`, the same method with λ_global = 0 and CE only at first)."""
+
+    name: str = "fedckd"
+    lambda_global: float = setting(1.0, at_least(0), help="weight of KD from the last global model")
+    lambda_historical: float = setting(1.0, at_least(0), help="weight of KD from this client's model of its "
+                                       "previous participation")
+    temperature: float = setting(1.0, above(0), help="T of the logit KD (kd_form=logits); the loss is scaled by T^2")
+    kd_form: str = setting("logits", one_of(KD_FORMS), help="feature-level forms for embedding workloads")
+    student_init: str = setting("global", one_of(("global", "historical")),
+                                help="where the local student starts each participation")
+    first_participation: str = setting("global_teacher", one_of(("global_teacher", "ce_only")),
+                                       help="global_teacher: global KD only; ce_only: no teacher yet")
 
 
 def distillation_objective(teachers: dict[str, tuple[float, nn.Module]], kd_loss: nn.Module) -> Objective:
@@ -44,33 +65,33 @@ def distillation_objective(teachers: dict[str, tuple[float, nn.Module]], kd_loss
     return objective
 
 
-class FedCKDClient(LocalMethod):
+class FedCKDClient(LocalMethod[FedCKDSettings]):
     def teachers(self, round_input: RoundInput,
                  historical: StateDict | None) -> dict[str, tuple[float, nn.Module]]:
         """The frozen teachers of this participation, by name; empty means plain CE.
 
         `historical` is the model this client stored at its previous participation (None before)."""
-        cfg = self.method_cfg
-        if historical is None and cfg["first_participation"] == "ce_only":
+        settings = self.settings
+        if historical is None and settings.first_participation == "ce_only":
             return {}
         chosen: dict[str, tuple[float, nn.Module]] = {}
-        if cfg["lambda_global"] > 0:
-            chosen["global"] = (cfg["lambda_global"], frozen(round_input.global_model()))
-        if historical is not None and cfg["lambda_historical"] > 0:
-            chosen["historical"] = (cfg["lambda_historical"], frozen(round_input.model_from(historical)))
+        if settings.lambda_global > 0:
+            chosen["global"] = (settings.lambda_global, frozen(round_input.global_model()))
+        if historical is not None and settings.lambda_historical > 0:
+            chosen["historical"] = (settings.lambda_historical, frozen(round_input.model_from(historical)))
         return chosen
 
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:
-        cfg = self.method_cfg
+        settings = self.settings
         historical = round_input.state.get_model(HISTORICAL_MODEL)
-        start = historical if cfg["student_init"] == "historical" and historical is not None \
+        start = historical if settings.student_init == "historical" and historical is not None \
             else round_input.global_weights
         student = round_input.model_from(start)
         objective = distillation_objective(self.teachers(round_input, historical),
-                                           build_kd_loss(cfg["kd_form"], cfg["temperature"]))
-        metrics = round_input.train(student, self.train_cfg, round_input.seed, objective)
-        for name in ("kd_global", "kd_historical"):  # same keys every round, for aggregation
-            metrics.setdefault(f"loss_{name}", 0.0)
+                                           build_kd_loss(settings.kd_form, settings.temperature))
+        metrics = round_input.train(student, self.train_settings, round_input.seed, objective)
+        for teacher in TEACHERS:  # same keys every round, for aggregation
+            metrics.setdefault(loss_key(f"kd_{teacher}"), 0.0)
         weights = student.state_dict()
         self.store(round_input, HISTORICAL_MODEL, weights)
         return weights, metrics

@@ -5,14 +5,25 @@ split for `strategy.finetune_epochs` at evaluation time."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
 
-from fedkd.methods.base import RoundInput
+from fedkd.config.fields import at_least, setting
+from fedkd.methods.base import MethodSettings, RoundInput
 from fedkd.methods.fedavg import FedAvgClient
 
 
-class FedAvgFineTuneClient(FedAvgClient):
+@dataclass
+class FineTuneSettings(MethodSettings):
+    """`strategy=fedavg_ft`."""
+
+    name: str = "fedavg_ft"
+    finetune_epochs: int = setting(2, at_least(1), help="epochs of fine-tuning before each evaluation")
+
+
+class FedAvgFineTuneClient(FedAvgClient[FineTuneSettings]):
     def personal_model(self, round_input: RoundInput, global_model: nn.Module) -> nn.Module:
         model = round_input.global_model()
-        round_input.train(model, self.train_cfg, round_input.seed, epochs=self.method_cfg["finetune_epochs"])
+        round_input.train(model, self.train_settings, round_input.seed, epochs=self.settings.finetune_epochs)
         return model

@@ -3,14 +3,23 @@ averages. The lower bound every personalized-FL paper reports (e.g. pFedSD, Ditt
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
 
-from fedkd.methods.base import LocalMethod, RoundInput, StateDict
+from fedkd.methods.base import LocalMethod, MethodSettings, RoundInput, StateDict
 
 LOCAL_MODEL = "fedkd.local_model"
 
 
-class LocalOnlyClient(LocalMethod):
+@dataclass
+class LocalOnlySettings(MethodSettings):
+    """`strategy=local`."""
+
+    name: str = "local"
+
+
+class LocalOnlyClient(LocalMethod[LocalOnlySettings]):
     shares_global_model = False
 
     def _own_model(self, round_input: RoundInput) -> nn.Module:
@@ -19,7 +28,7 @@ class LocalOnlyClient(LocalMethod):
 
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:
         model = self._own_model(round_input)
-        metrics = round_input.train(model, self.train_cfg, round_input.seed)
+        metrics = round_input.train(model, self.train_settings, round_input.seed)
         self.store(round_input, LOCAL_MODEL, model.state_dict())
         # The server's model stays the initial one: send it back unchanged.
         return round_input.global_weights, metrics

@@ -11,18 +11,41 @@ rest is sent (the server's `SharedBodyFedAvg` averages what it receives).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
 
-from fedkd.methods.base import LocalMethod, RoundInput, StateDict
+from fedkd.config.fields import NOT_EMPTY, at_least, each, setting
+from fedkd.methods.base import LocalMethod, MethodSettings, RoundInput, S, StateDict
 
 PERSONAL_HEAD = "fedkd.personal_head"
+HEAD_PASS = "head_"  # prefix of FedRep's head-training metrics
+PREFIXES = "a non-empty list of parameter-name prefixes, e.g. [head]"
+
+
+@dataclass
+class FedPerSettings(MethodSettings):
+    """`strategy=fedper`."""
+
+    name: str = "fedper"
+    personal_layers: list[str] = setting(["head"], NOT_EMPTY, each(NOT_EMPTY), allowed=PREFIXES,
+                                         help="parameter-name prefixes that stay personal")
+
+
+@dataclass
+class FedRepSettings(FedPerSettings):
+    """`strategy=fedrep`."""
+
+    name: str = "fedrep"
+    head_epochs: int = setting(2, at_least(1), help="epochs on the head, body frozen")
+    body_epochs: int = setting(1, at_least(1), help="epochs on the body, head frozen")
 
 
 def is_personal(name: str, prefixes: list[str]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
-class FedPerClient(LocalMethod):
+class FedPerClient(LocalMethod[S]):
     shares_global_model = False
 
     def _assembled(self, round_input: RoundInput) -> nn.Module:
@@ -32,10 +55,10 @@ class FedPerClient(LocalMethod):
         return round_input.model_from(weights)
 
     def _train(self, model: nn.Module, round_input: RoundInput) -> dict[str, float]:
-        return round_input.train(model, self.train_cfg, round_input.seed)
+        return round_input.train(model, self.train_settings, round_input.seed)
 
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:
-        prefixes = list(self.method_cfg["personal_layers"])
+        prefixes = list(self.settings.personal_layers)
         model = self._assembled(round_input)
         metrics = self._train(model, round_input)
         weights = model.state_dict()
@@ -46,17 +69,17 @@ class FedPerClient(LocalMethod):
         return self._assembled(round_input)
 
 
-class FedRepClient(FedPerClient):
+class FedRepClient(FedPerClient[FedRepSettings]):
     def epochs_per_participation(self) -> int:
-        return int(self.method_cfg["head_epochs"] + self.method_cfg["body_epochs"])
+        return self.settings.head_epochs + self.settings.body_epochs
 
     def _train(self, model: nn.Module, round_input: RoundInput) -> dict[str, float]:
-        cfg = self.method_cfg
-        prefixes = list(cfg["personal_layers"])
+        settings = self.settings
+        prefixes = list(settings.personal_layers)
         head = [p for n, p in model.named_parameters() if is_personal(n, prefixes)]
         body = [p for n, p in model.named_parameters() if not is_personal(n, prefixes)]
-        head_metrics = round_input.train(model, self.train_cfg, round_input.seed, epochs=cfg["head_epochs"],
+        head_metrics = round_input.train(model, self.train_settings, round_input.seed, epochs=settings.head_epochs,
                                          params=head)
-        metrics = round_input.train(model, self.train_cfg, round_input.seed + 1, epochs=cfg["body_epochs"],
+        metrics = round_input.train(model, self.train_settings, round_input.seed + 1, epochs=settings.body_epochs,
                                     params=body)
-        return metrics | {f"head_{k}": v for k, v in head_metrics.items()}
+        return metrics | {f"{HEAD_PASS}{k}": v for k, v in head_metrics.items()}

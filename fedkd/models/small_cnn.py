@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+
+from fedkd.config.fields import at_least, below, setting
+from fedkd.models.model_settings import ModelSettings, Shape
 
 
 def _conv_block(c_in: int, c_out: int, norm_groups: int) -> nn.Sequential:
@@ -48,3 +53,21 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.embedding(x))
+
+
+@dataclass
+class SmallCNNSettings(ModelSettings):
+    """`model=small_cnn`."""
+
+    name: str = "small_cnn"
+    width: int = setting(32, at_least(1), help="channels of the first block (x2, x4 deeper)")
+    embedding_dim: int = setting(128, at_least(1))
+    norm_groups: int = setting(0, at_least(0), help="0 = BatchNorm (default); >0 = GroupNorm groups, capped at "
+                               "channels (DP-SGD)")
+    pool_size: int = setting(4, at_least(1), help="side of the pooled spatial map")
+    dropout: float = setting(0.0, at_least(0), below(1))
+
+    def build(self, shape: Shape) -> SmallCNN:
+        channels, _, classes = shape
+        return SmallCNN(channels, classes, self.width, self.embedding_dim, self.norm_groups, self.pool_size,
+                        self.dropout)

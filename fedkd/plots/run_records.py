@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from fedkd.config.rules import leaves
 from fedkd.errors import UserError
+from fedkd.results.run_dir import CONFIG, FAILED, INCOMPLETE, SUMMARY_JSON
 
 NOT_A_SETTING = ("seed", "output.", "data_cache")  # keys that may differ between the seeds of one point
 
@@ -34,8 +34,15 @@ class RunRecord:
     settings: dict[str, Any]    # the flattened config without seed and output keys
 
 
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted keys of a nested dict: {"a": {"b": 1}} -> {"a.b": 1}."""
+    if isinstance(node, dict):
+        return {k: v for key, value in node.items() for k, v in flatten(value, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: node}
+
+
 def _settings(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in leaves(config).items() if not k.startswith(NOT_A_SETTING)}
+    return {k: v for k, v in flatten(config).items() if not k.startswith(NOT_A_SETTING)}
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
@@ -45,9 +52,8 @@ def find_runs(paths: list[Path]) -> list[Path]:
     for root in paths:
         if not root.exists():
             raise UserError(f"run path {root} does not exist; pass run directories or sweep folders")
-        candidates = [root] if (root / "config.yaml").is_file() else sorted(p.parent for p in root.rglob("config.yaml"))
-        found += [p for p in candidates if p.suffix not in (".incomplete", ".failed")
-                  and ((p / "summary.json").is_file() or (p / "metrics.json").is_file())]
+        candidates = [root] if (root / CONFIG).is_file() else sorted(p.parent for p in root.rglob(CONFIG))
+        found += [p for p in candidates if p.suffix not in (INCOMPLETE, FAILED) and (p / SUMMARY_JSON).is_file()]
     if not found:
         raise UserError(f"no finished run directories under {', '.join(map(str, paths))}; "
                         "pass the run or sweep folders that fedkd-sim / fedkd-gen wrote")
@@ -55,14 +61,14 @@ def find_runs(paths: list[Path]) -> list[Path]:
 
 
 def read_run(path: Path) -> RunRecord:
-    config = yaml.safe_load((path / "config.yaml").read_text())
-    if (path / "summary.json").is_file():
-        return _federated(path, config)
-    return _generator(path, config)
+    config = yaml.safe_load((path / CONFIG).read_text())
+    summary = json.loads((path / SUMMARY_JSON).read_text())
+    if "generator" in config:
+        return _generator(path, config, summary)
+    return _federated(path, config, summary)
 
 
-def _federated(path: Path, config: dict[str, Any]) -> RunRecord:
-    summary = json.loads((path / "summary.json").read_text())
+def _federated(path: Path, config: dict[str, Any], summary: dict[str, Any]) -> RunRecord:
     privacy = summary.get("privacy", {"mode": "none", "epsilon": None})
     mode = privacy["mode"]
     return RunRecord(path, "federated", config["strategy"]["name"], config.get("privacy", {}).get("name", "nonprivate"),
@@ -72,8 +78,7 @@ def _federated(path: Path, config: dict[str, Any]) -> RunRecord:
                      _settings(config))
 
 
-def _generator(path: Path, config: dict[str, Any]) -> RunRecord:
-    metrics = json.loads((path / "metrics.json").read_text())
+def _generator(path: Path, config: dict[str, Any], metrics: dict[str, Any]) -> RunRecord:
     privacy = metrics.get("privacy", {})
     method = config["generator"]["name"]
     if "sampler" in config and method == "score_ssm":

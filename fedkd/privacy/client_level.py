@@ -17,7 +17,6 @@ adjacency, the way Flower samples a fixed number of clients) otherwise.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from flwr.app import Context, Message
 from flwr.clientapp.mod import adaptiveclipping_mod, fixedclipping_mod
@@ -38,7 +37,10 @@ from flwr.supercore.privacy_accounting import (
 )
 from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
 
-CLIPPING_KEY = "fedkd.dp-clipping"  # tells the client-side mod which clipping the server runs
+from fedkd.config.fields import above, at_least, at_most, one_of, setting
+from fedkd.privacy.settings import DPSettings
+from fedkd.protocol.instructions import DP_CLIPPING
+
 SIDES = ("server", "client")
 CLIPPINGS = ("fixed", "adaptive")
 SCOPE = ("client-level (add/remove one client's whole data set; replace-one when clients are sampled), "
@@ -46,32 +48,25 @@ SCOPE = ("client-level (add/remove one client's whole data set; replace-one when
          "not the personal models kept on the clients nor the metrics they report")
 
 
-@dataclass(frozen=True)
-class ClientDPSettings:
-    """`privacy` section with mode = client."""
+@dataclass
+class ClientDPSettings(DPSettings):
+    """`privacy=client`: Flower's DP-FedAvg wrappers. ε covers a whole client, cumulative over rounds."""
 
-    side: str
-    clipping: str
-    noise_multiplier: float
-    clipping_norm: float
-    target_clipped_quantile: float
-    clip_norm_lr: float
-    clipped_count_stddev: float | None
-    delta: float
+    mode: str = "client"
+    name: str = "cdp-z${privacy.noise_multiplier}-${privacy.clipping}"
+    side: str = setting("server", one_of(SIDES), help="where the updates are clipped (the server adds the noise)")
+    clipping: str = setting("fixed", one_of(CLIPPINGS), help="adaptive: Andrew et al. 2021")
+    noise_multiplier: float = setting(1.0, above(0), help="σ: noise std on the mean is σ·C/(clients per round); "
+                                      "adaptive: total σ")
+    clipping_norm: float = setting(1.0, above(0), help="C; the initial C under adaptive clipping")
+    target_clipped_quantile: float = setting(0.5, at_least(0), at_most(1), help="adaptive only")
+    clip_norm_lr: float = setting(0.2, above(0), help="adaptive only")
+    clipped_count_stddev: float | None = setting(None, above(0), help="adaptive only; null: clients per round / 20 "
+                                                 "(Flower's default)")
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> ClientDPSettings | None:
-        p = config.get("privacy", {})
-        if p.get("mode", "none") != "client":
-            return None
-        return cls(p["side"], p["clipping"], p["noise_multiplier"], p["clipping_norm"],
-                   p["target_clipped_quantile"], p["clip_norm_lr"], p["clipped_count_stddev"], p["delta"])
-
-
-def sampled_per_round(config: dict[str, Any]) -> int:
-    """How many clients Flower's FedAvg samples for training each round."""
-    sim = config["simulation"]
-    return max(int(sim["num_clients"] * sim["fraction_train"]), sim["min_clients"])
+    def count_stddev(self, clients_per_round: int) -> float:
+        """The clipped count's noise std under adaptive clipping."""
+        return self.clipped_count_stddev or clients_per_round / 20
 
 
 def wrap_strategy(strategy: Strategy, settings: ClientDPSettings, num_sampled: int) -> Strategy:
@@ -127,5 +122,5 @@ def central_dp_clipping_mod(msg: Message, context: Context, call_next: ClientApp
     config = msg.content.config_records.get("config")
     if config is None or KEY_CLIPPING_NORM not in config:
         return call_next(msg, context)
-    mod = adaptiveclipping_mod if config.get(CLIPPING_KEY) == "adaptive" else fixedclipping_mod
+    mod = adaptiveclipping_mod if config.get(DP_CLIPPING) == "adaptive" else fixedclipping_mod
     return mod(msg, context, call_next)

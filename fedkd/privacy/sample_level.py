@@ -18,13 +18,16 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from flwr.app import ConfigRecord
 from torch import nn
 
-from fedkd.privacy.accounting import epsilon, noise_for_target, steps_within_budget
+from fedkd.config.fields import Invalid, above, at_least, one_of, setting
+from fedkd.privacy.accounting import ACCOUNTANTS, epsilon, noise_for_target, steps_within_budget
+from fedkd.privacy.settings import DPSettings
+from fedkd.protocol.reply import DP_EPSILON, DP_NOISE_MULTIPLIER, DP_SAMPLE_RATE, DP_TOTAL_STEPS
 from fedkd.state.client_state import ClientState
 
 if TYPE_CHECKING:
@@ -32,32 +35,43 @@ if TYPE_CHECKING:
 
 STATE_KEY = "fedkd.privacy"
 GRAD_SAMPLE_MODES = ("hooks", "functorch")
+PRV_MIN_NOISE, PRV_MAX_EPSILON = 0.2, 100.0  # Opacus' PRV accountant fails below / stalls above these
 SCOPE = ("sample-level (add/remove one training record of a client), cumulative over all of that client's "
          "local steps in all rounds; covers the model updates and any model trained on the record, "
          "not the loss/accuracy metrics clients report")
 
 
-@dataclass(frozen=True)
-class SampleDPSettings:
-    """`privacy` section with mode = sample."""
+@dataclass
+class SampleDPSettings(DPSettings):
+    """`privacy=sample`: DP-SGD at every client. ε is per client, cumulative over all of its participations."""
 
-    target_epsilon: float | None
-    noise_multiplier: float | None
-    delta: float
-    max_grad_norm: float
-    accountant: str
-    grad_sample_mode: str
-    planned_participations: int
+    mode: str = "sample"
+    name: str = "dp-eps${privacy.target_epsilon}"
+    target_epsilon: float | None = setting(8.0, above(0), help="each client's budget; null: no budget (then "
+                                           "noise_multiplier must be set)")
+    noise_multiplier: float | None = setting(None, above(0), help="null: found at the first participation for "
+                                             "target_epsilon over the planned steps")
+    max_grad_norm: float = setting(1.0, above(0), help="per-sample gradient clipping bound C")
+    accountant: str = setting("prv", one_of(ACCOUNTANTS), help="Opacus accountant")
+    grad_sample_mode: str = setting("hooks", one_of(GRAD_SAMPLE_MODES), help="Opacus per-sample gradients")
+    planned_participations: int | None = setting(None, at_least(1), help="null: ceil(num_rounds x "
+                                                 "simulation.fraction_train)")
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> SampleDPSettings | None:
-        privacy = config.get("privacy", {})
-        if privacy.get("mode", "none") != "sample":
-            return None
-        sim = config["simulation"]
-        planned = privacy["planned_participations"] or math.ceil(config["num_rounds"] * sim["fraction_train"])
-        return cls(privacy["target_epsilon"], privacy["noise_multiplier"], privacy["delta"],
-                   privacy["max_grad_norm"], privacy["accountant"], privacy["grad_sample_mode"], planned)
+    def check(self) -> None:
+        if self.target_epsilon is None and self.noise_multiplier is None:
+            raise Invalid("noise_multiplier", None, "a number > 0 when privacy.target_epsilon is null (set one of "
+                          "the two)")
+        if self.accountant == "prv":  # Opacus' PRV fails or stalls for ε in the hundreds
+            if (self.noise_multiplier or 1.0) < PRV_MIN_NOISE:
+                raise Invalid("noise_multiplier", self.noise_multiplier,
+                              f"at least {PRV_MIN_NOISE} with privacy.accountant=prv (use rdp for less noise)")
+            if (self.target_epsilon or 0.0) > PRV_MAX_EPSILON:
+                raise Invalid("target_epsilon", self.target_epsilon,
+                              f"at most {PRV_MAX_EPSILON} with privacy.accountant=prv (use rdp beyond)")
+
+    def planned(self, num_rounds: int, fraction_train: float) -> int:
+        """The participations each client's noise is planned for."""
+        return self.planned_participations or math.ceil(num_rounds * fraction_train)
 
 
 class ClientBudget:
@@ -67,15 +81,15 @@ class ClientBudget:
     composition (σ, q, total steps), and ε after k participations is ε(σ, q, k·steps).
     """
 
-    def __init__(self, settings: SampleDPSettings, state: ClientState, num_examples: int, batch_size: int,
-                 epochs_per_participation: int) -> None:
+    def __init__(self, settings: SampleDPSettings, planned_participations: int, state: ClientState,
+                 num_examples: int, batch_size: int, epochs_per_participation: int) -> None:
         self.settings = settings
         self.num_examples = num_examples
         self.steps_per_epoch = math.ceil(num_examples / batch_size)
         self.sample_rate = 1.0 / self.steps_per_epoch  # Opacus' Poisson rate for a loader of this length
         self.expected_batch_size = max(1, round(num_examples * self.sample_rate))
         if STATE_KEY not in state.record.config_records:
-            planned = settings.planned_participations * epochs_per_participation * self.steps_per_epoch
+            planned = planned_participations * epochs_per_participation * self.steps_per_epoch
             sigma = settings.noise_multiplier
             if sigma is None:
                 sigma = noise_for_target(settings.target_epsilon, settings.delta, self.sample_rate, planned,
@@ -112,8 +126,8 @@ class ClientBudget:
         self.record["steps"] = self.steps + steps
 
     def metrics(self) -> dict[str, float]:
-        return {"dp_epsilon": self.epsilon(), "dp_noise_multiplier": self.noise_multiplier,
-                "dp_total_steps": self.steps, "dp_sample_rate": self.sample_rate}
+        return {DP_EPSILON: self.epsilon(), DP_NOISE_MULTIPLIER: self.noise_multiplier,
+                DP_TOTAL_STEPS: self.steps, DP_SAMPLE_RATE: self.sample_rate}
 
     def describe(self) -> str:
         target = self.settings.target_epsilon

@@ -8,29 +8,41 @@ from __future__ import annotations
 from typing import Any
 
 from flwr.serverapp.strategy import Strategy
+from flwr.supercore.differential_privacy import KEY_NORM_BIT
 
 from fedkd.privacy.client_level import SCOPE as CLIENT_SCOPE
-from fedkd.privacy.client_level import ClientDPSettings, ClientLevelAccountant, sampled_per_round
+from fedkd.privacy.client_level import ClientDPSettings, ClientLevelAccountant
 from fedkd.privacy.sample_level import SCOPE as SAMPLE_SCOPE
 from fedkd.privacy.sample_level import SampleDPSettings
+from fedkd.privacy.settings import PrivacySettings
+from fedkd.protocol.reply import (
+    DP_EPSILON,
+    DP_EXHAUSTED,
+    DP_NOISE_MULTIPLIER,
+    DP_REFUSED,
+    DP_SAMPLE_RATE,
+    DP_STEPS,
+    DP_TOTAL_STEPS,
+)
+from fedkd.protocol.reply import PARTITION_ID as PARTITION
 
 SAMPLE_ROUND_COLUMNS = ("dp_epsilon_max", "dp_epsilon_mean", "clients_refused", "clients_exhausted")
-SAMPLE_CLIENT_COLUMNS = ("dp_epsilon", "dp_steps", "dp_total_steps", "dp_noise_multiplier", "dp_exhausted",
-                         "dp_refused")
+SAMPLE_CLIENT_COLUMNS = (DP_EPSILON, DP_STEPS, DP_TOTAL_STEPS, DP_NOISE_MULTIPLIER, DP_SAMPLE_RATE, DP_EXHAUSTED,
+                         DP_REFUSED)
 CLIENT_ROUND_COLUMNS = ("client_epsilon", "clipping_norm")
 
 
 class PrivacyTracker:
     """Follows the privacy of one run from the clients' train replies (and the DP wrapper)."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
-        self.sample = SampleDPSettings.from_config(config)
-        self.client = ClientDPSettings.from_config(config)
+    def __init__(self, privacy: PrivacySettings, num_clients: int, clients_per_round: int,
+                 planned_participations: int | None = None) -> None:
+        self.sample = privacy if isinstance(privacy, SampleDPSettings) else None
+        self.client = privacy if isinstance(privacy, ClientDPSettings) else None
+        self.planned_participations = planned_participations
         self.client_accountant = None
         if self.client is not None:
-            self.client_accountant = ClientLevelAccountant(self.client, config["simulation"]["num_clients"],
-                                                           sampled_per_round(config))
+            self.client_accountant = ClientLevelAccountant(self.client, num_clients, clients_per_round)
         self.epsilons: dict[int, float] = {}  # sample-level: latest cumulative ε per partition
         self.exhausted: set[int] = set()
         self.clipping_norm: float | None = None
@@ -41,18 +53,22 @@ class PrivacyTracker:
 
     @property
     def client_columns(self) -> tuple[str, ...]:
-        return SAMPLE_CLIENT_COLUMNS if self.sample else ()
+        if self.sample is not None:
+            return SAMPLE_CLIENT_COLUMNS
+        if self.client is not None and self.client.side == "client" and self.client.clipping == "adaptive":
+            return (KEY_NORM_BIT,)  # Flower's adaptiveclipping_mod: was this client's update clipped
+        return ()
 
     def update(self, train_rows: list[dict[str, Any]], strategy: Strategy) -> dict[str, Any]:
         """This round's privacy columns."""
         if self.sample is not None:
             for row in train_rows:
-                self.epsilons[row["partition-id"]] = float(row["dp_epsilon"])
-                if row["dp_exhausted"]:
-                    self.exhausted.add(row["partition-id"])
+                self.epsilons[row[PARTITION]] = float(row[DP_EPSILON])
+                if row[DP_EXHAUSTED]:
+                    self.exhausted.add(row[PARTITION])
             values = list(self.epsilons.values()) or [0.0]
             return {"dp_epsilon_max": max(values), "dp_epsilon_mean": sum(values) / len(values),
-                    "clients_refused": sum(int(r["dp_refused"]) for r in train_rows),
+                    "clients_refused": sum(int(r[DP_REFUSED]) for r in train_rows),
                     "clients_exhausted": len(self.exhausted)}
         if self.client_accountant is not None:
             self.clipping_norm = float(strategy.clipping_norm)
@@ -80,7 +96,7 @@ class PrivacyTracker:
                     "epsilon_is": "the largest cumulative ε over clients",
                     "epsilon_per_client": {str(k): v for k, v in sorted(self.epsilons.items())},
                     "clients_exhausted": sorted(self.exhausted),
-                    "planned_participations": s.planned_participations}
+                    "planned_participations": self.planned_participations}
         if self.client is not None and self.client_accountant is not None:
             c, acc = self.client, self.client_accountant
             return {"mode": "client", "guarantee": "(ε, δ)-DP", "scope": CLIENT_SCOPE, "local": False,

@@ -7,6 +7,17 @@ from typing import Any
 
 import numpy as np
 
+from fedkd.protocol.reply import (
+    GLOBAL_ACCURACY,
+    GLOBAL_LOSS,
+    NUM_EXAMPLES,
+    PARTICIPATIONS,
+    PERSONAL_ACCURACY,
+    PERSONAL_LOSS,
+    TRAIN_ACCURACY,
+    TRAIN_LOSS,
+)
+
 METRIC_SCOPE = (
     "personal_*: each evaluating client's own model on its own test split, over all evaluating clients "
     "(every client when fraction_evaluate = 1, sampled this round or not); clients that never trained use "
@@ -29,25 +40,27 @@ def client_spread(accuracies: list[float], prefix: str) -> dict[str, float]:
 
 
 def weighted(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, float]:
-    total = sum(r["num-examples"] for r in rows)
-    if not rows or total == 0 or any(k not in rows[0] for k in keys):
+    """Example-weighted means over the rows that carry `keys` (a client that refused to train has none)."""
+    rows = [r for r in rows if all(k in r for k in keys)]
+    total = sum(r[NUM_EXAMPLES] for r in rows)
+    if total == 0:
         return {}
-    return {k: sum(r[k] * r["num-examples"] for r in rows) / total for k in keys}
+    return {k: sum(r[k] * r[NUM_EXAMPLES] for r in rows) / total for k in keys}
 
 
 def round_row(train: list[dict[str, Any]], evaluated: list[dict[str, Any]]) -> dict[str, Any]:
-    trained = [r for r in evaluated if r["participations"] > 0]
-    unseen = [r for r in evaluated if r["participations"] == 0]
+    trained = [r for r in evaluated if r[PARTICIPATIONS] > 0]
+    unseen = [r for r in evaluated if r[PARTICIPATIONS] == 0]
     row: dict[str, Any] = {"clients_trained": len(train), "clients_evaluated": len(evaluated),
                            "clients_unseen": len(unseen)}
-    row |= weighted(train, ("train_loss", "train_accuracy"))
-    row |= weighted(evaluated, ("personal_loss", "personal_accuracy"))
-    row |= client_spread([r["personal_accuracy"] for r in evaluated], "personal_accuracy")
+    row |= weighted(train, (TRAIN_LOSS, TRAIN_ACCURACY))
+    row |= weighted(evaluated, (PERSONAL_LOSS, PERSONAL_ACCURACY))
+    row |= client_spread([r[PERSONAL_ACCURACY] for r in evaluated], PERSONAL_ACCURACY)
     if unseen:
-        row["personal_accuracy_unseen"] = float(np.mean([r["personal_accuracy"] for r in unseen]))
-    if evaluated and "global_accuracy" in evaluated[0]:
-        row |= weighted(trained, ("global_loss", "global_accuracy"))
-        row |= client_spread([r["global_accuracy"] for r in trained], "global_accuracy")
+        row["personal_accuracy_unseen"] = float(np.mean([r[PERSONAL_ACCURACY] for r in unseen]))
+    if evaluated and GLOBAL_ACCURACY in evaluated[0]:
+        row |= weighted(trained, (GLOBAL_LOSS, GLOBAL_ACCURACY))
+        row |= client_spread([r[GLOBAL_ACCURACY] for r in trained], GLOBAL_ACCURACY)
         if unseen:
-            row["global_accuracy_unseen"] = float(np.mean([r["global_accuracy"] for r in unseen]))
+            row["global_accuracy_unseen"] = float(np.mean([r[GLOBAL_ACCURACY] for r in unseen]))
     return row

@@ -1,7 +1,9 @@
-"""One directory per run: resolved config, per-round and per-client metrics, summary.
+"""One directory per run, the same for every command: resolved config, metrics, summary, error record.
 
-The directory is written as `<name>.incomplete` and renamed to its final name only when the run
-succeeds (or to `<name>.failed` when it raises), so nothing half-written looks like a result.
+The directory is written as `<root>/<time>-<name>.incomplete` and renamed to `<time>-<name>` only when
+the run finishes (to `<time>-<name>.failed`, with `error.txt`, when it raises), so nothing half-written
+looks like a result. Every finished run holds `config.yaml`, `summary.json` and `summary.md`; its
+metrics files (`rounds.csv` and `clients.csv`, or `history.jsonl`) and artefacts are the command's own.
 """
 
 from __future__ import annotations
@@ -9,81 +11,136 @@ from __future__ import annotations
 import csv
 import json
 import time
-from collections.abc import Mapping
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import yaml
+from omegaconf import MISSING
 
-ROUND_COLUMNS = (
-    "round", "train_loss", "train_accuracy",
-    "personal_loss", "personal_accuracy", "personal_accuracy_client_mean", "personal_accuracy_client_std",
-    "personal_accuracy_worst10", "personal_accuracy_unseen",
-    "global_loss", "global_accuracy", "global_accuracy_client_mean", "global_accuracy_client_std",
-    "global_accuracy_worst10", "global_accuracy_unseen",
-    "clients_trained", "clients_evaluated", "clients_unseen", "seconds",
-)
-CLIENT_COLUMNS = (
-    "round", "phase", "partition_id", "node_id", "num_examples", "participations",
-    "train_loss", "train_accuracy", "loss_ce", "loss_kd_global", "loss_kd_historical", "loss_proximal",
-    "personal_loss", "personal_accuracy", "global_loss", "global_accuracy", "seconds",
-)
+from fedkd.config.fields import NOT_EMPTY, setting
+from fedkd.paths import expand
+
+CONFIG, SUMMARY_JSON, SUMMARY_MD, ERROR = "config.yaml", "summary.json", "summary.md", "error.txt"
+INCOMPLETE, FAILED = ".incomplete", ".failed"
+
+
+@dataclass
+class OutputSettings:
+    """`output`: where a run directory goes and what it is called (a time stamp is put in front)."""
+
+    root: str = setting("results", NOT_EMPTY, help="run directories go under this folder")
+    name: str = setting(MISSING, NOT_EMPTY, help="the run's name after its time stamp")
+
+
+class CsvLog:
+    """A CSV file written row by row (flushed each time) with a fixed header.
+
+    With `strict`, a row key that is neither a column nor in `unlogged` raises: a metric must not vanish
+    because nobody declared its column."""
+
+    def __init__(self, path: Path, columns: Iterable[str], strict: bool = False,
+                 unlogged: Iterable[str] = ()) -> None:
+        self.columns = tuple(columns)
+        self.strict, self.unlogged = strict, frozenset(unlogged)
+        self._file = open(path, "w", newline="")  # noqa: SIM115 - closed by RunDirectory
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
+        self._writer.writeheader()
+        self._file.flush()
+
+    def append(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        rows = list(rows)
+        if self.strict:
+            undeclared = sorted({k for r in rows for k in r} - set(self.columns) - self.unlogged)
+            if undeclared:
+                raise RuntimeError(f"{Path(self._file.name).name} has no column for {', '.join(undeclared)}: declare "
+                                   "them (a method's loss_terms/passes in fedkd/methods/registry.py, a workload's "
+                                   "loss_terms, a distiller's terms)")
+        self._writer.writerows(rows)
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class RunDirectory:
-    def __init__(self, root: Path, name: str, extra_client_columns: tuple[str, ...] = (),
-                 extra_round_columns: tuple[str, ...] = ()) -> None:
+    def __init__(self, root: Path, name: str) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        base = f"{stamp}-{name}"
-        suffix = 1
-        while (root / base).exists() or (root / f"{base}.incomplete").exists():
+        base, suffix = f"{stamp}-{name}", 1
+        while any((root / f"{base}{end}").exists() for end in ("", INCOMPLETE, FAILED)):
             suffix += 1
             base = f"{stamp}-{name}-{suffix}"
         self.final_path = root / base
-        self.path = root / f"{base}.incomplete"
+        self.path = root / f"{base}{INCOMPLETE}"
         self.path.mkdir(parents=True)
-        self._rounds = self._open_csv("rounds.csv", ROUND_COLUMNS[:-1] + extra_round_columns + ROUND_COLUMNS[-1:])
-        self._clients = self._open_csv("clients.csv", CLIENT_COLUMNS[:-5] + extra_client_columns
-                                       + CLIENT_COLUMNS[-5:])
+        self._logs: list[CsvLog] = []
+        self.done = False
 
-    def _open_csv(self, name: str, columns: tuple[str, ...]) -> tuple[Any, csv.DictWriter]:
-        fh = open(self.path / name, "w", newline="")  # noqa: SIM115 - closed in finish()/fail()
-        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        return fh, writer
+    @classmethod
+    def create(cls, output: OutputSettings, root: Path | None = None) -> RunDirectory:
+        """The run directory of `output` (under `root` instead of `output.root` when given, e.g. a sweep)."""
+        return cls(root or expand(output.root), output.name)
 
-    def write_config(self, config: Mapping[str, Any]) -> None:
-        (self.path / "config.yaml").write_text(yaml.safe_dump(dict(config), sort_keys=False))
+    def write_config(self, settings: Any) -> None:
+        """config.yaml: the fully resolved settings of the run."""
+        (self.path / CONFIG).write_text(yaml.safe_dump(asdict(settings), sort_keys=False))
 
     def write_json(self, name: str, content: Mapping[str, Any]) -> None:
         (self.path / name).write_text(json.dumps(content, indent=2))
 
-    def append_round(self, row: Mapping[str, Any]) -> None:
-        fh, writer = self._rounds
-        writer.writerow(row)
-        fh.flush()
+    def write_jsonl(self, name: str, rows: Iterable[Mapping[str, Any]]) -> None:
+        with open(self.path / name, "w") as fh:
+            for row in rows:
+                fh.write(json.dumps(row) + "\n")
 
-    def append_clients(self, rows: list[Mapping[str, Any]]) -> None:
-        fh, writer = self._clients
-        writer.writerows(rows)
-        fh.flush()
+    def open_csv(self, name: str, columns: Iterable[str], strict: bool = False,
+                 unlogged: Iterable[str] = ()) -> CsvLog:
+        log = CsvLog(self.path / name, columns, strict, unlogged)
+        self._logs.append(log)
+        return log
 
     def _close(self) -> None:
-        for fh, _ in (self._rounds, self._clients):
-            fh.close()
+        for log in self._logs:
+            log.close()
 
     def finish(self, summary: Mapping[str, Any], table: str) -> Path:
+        """Write the summary and move the directory to its final name."""
         self._close()
-        (self.path / "summary.json").write_text(json.dumps(summary, indent=2))
-        (self.path / "summary.md").write_text(table + "\n")
+        self.write_json(SUMMARY_JSON, summary)
+        (self.path / SUMMARY_MD).write_text(table + "\n")
         self.path.rename(self.final_path)
-        self.path = self.final_path
+        self.path, self.done = self.final_path, True
         return self.final_path
 
-    def fail(self, reason: str) -> Path:
+    def fail(self, error: BaseException) -> Path:
+        """Keep what was written as `<name>.failed`, with the error and its traceback in error.txt."""
         self._close()
-        (self.path / "error.txt").write_text(reason + "\n")
-        failed = self.final_path.with_name(self.final_path.name + ".failed")
+        trace = "".join(traceback.format_exception(error))
+        (self.path / ERROR).write_text(f"{type(error).__name__}: {error}\n\n{trace}")
+        failed = self.final_path.with_name(self.final_path.name + FAILED)
         self.path.rename(failed)
-        self.path = failed
+        self.path, self.done = failed, True
         return failed
+
+    def __enter__(self) -> RunDirectory:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if error is not None and not self.done:
+            self.fail(error)
+
+
+Work = Callable[[RunDirectory], tuple[Mapping[str, Any], str]]  # fills a run directory; returns (summary, table)
+
+
+def write_run(settings: Any, output: OutputSettings, work: Work, root: Path | None = None) -> Path:
+    """The lifecycle every command shares: create the run directory, write the resolved config, let `work`
+    fill it, write its summary and rename it into place; on any exception keep it as `.failed` and re-raise."""
+    with RunDirectory.create(output, root) as run:
+        run.write_config(settings)
+        summary, table = work(run)
+        return run.finish(summary, table)

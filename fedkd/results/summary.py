@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fedkd.results.round_metrics import METRIC_SCOPE
@@ -11,16 +12,13 @@ def _cell(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def summarize(config: dict[str, Any], rounds: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+def summarize(run: Mapping[str, Any], rounds: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """summary.json (what `run` says the run was: data set, strategy, ..., then its final metrics) and the
+    markdown table of the evaluated rounds."""
     evaluated = [r for r in rounds if "personal_accuracy" in r]
     last = evaluated[-1] if evaluated else {}
     summary = {
-        "dataset": config["dataset"]["name"],
-        "strategy": config["strategy"]["name"],
-        "partition": config["partition"]["name"],
-        "num_clients": config["simulation"]["num_clients"],
-        "num_rounds": config["num_rounds"],
-        "seed": config["seed"],
+        **run,
         "seconds_total": round(sum(r["seconds"] for r in rounds), 2),
         "final_round_evaluated": last.get("round"),
         "final": {k: v for k, v in last.items() if k not in ("round", "seconds")},

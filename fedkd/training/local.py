@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fedkd.config.fields import above, at_least, below, one_of, setting
+from fedkd.config.search_space import Interval, Space
 from fedkd.distill.outputs import Outputs, forward_outputs
 from fedkd.privacy.sample_level import PrivateTraining, empty_batch_step
+from fedkd.protocol.reply import TRAIN_ACCURACY, TRAIN_LOSS, loss_key
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[Outputs, dict[str, torch.Tensor]]]
 # Terms that depend on the weights only (no data): under DP-SGD their gradient is added after the noise.
@@ -26,16 +29,31 @@ PARAMETER_TERMS = frozenset({"proximal"})
 ExtraTerms = Callable[[Outputs, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 
 
+@dataclass
+class TrainSettings:
+    """`train`: local training at each client."""
+
+    local_epochs: int = setting(2, at_least(1), help="epochs over the client's training split per participation")
+    batch_size: int = setting(32, at_least(1))
+    optimizer: str = setting("adam", one_of(("adam", "sgd")))
+    lr: float = setting(0.001, above(0))
+    momentum: float = setting(0.9, at_least(0), below(1), help="sgd only")
+    weight_decay: float = setting(0.0, at_least(0))
+
+
+# What every method's tuning searches besides its own hyper-parameters (keys under `train.`).
+TRAIN_SEARCH_SPACE: dict[str, Space] = {"lr": Interval(1e-4, 1e-1, log=True)}
+
+
 def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[Outputs, dict[str, torch.Tensor]]:
     outputs = forward_outputs(model, x)
     return outputs, {"ce": F.cross_entropy(outputs.logits, y)}
 
 
-def make_optimizer(params: Iterable[nn.Parameter], train_cfg: dict[str, Any]) -> torch.optim.Optimizer:
-    if train_cfg["optimizer"] == "sgd":
-        return torch.optim.SGD(params, lr=train_cfg["lr"], momentum=train_cfg["momentum"],
-                               weight_decay=train_cfg["weight_decay"])
-    return torch.optim.Adam(params, lr=train_cfg["lr"], weight_decay=train_cfg["weight_decay"])
+def make_optimizer(params: Iterable[nn.Parameter], settings: TrainSettings) -> torch.optim.Optimizer:
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
+    return torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
 
 
 def shuffled_batches(n: int, batch_size: int, epochs: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -46,7 +64,7 @@ def shuffled_batches(n: int, batch_size: int, epochs: int, generator: torch.Gene
 
 
 def train_local(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, train_cfg: dict[str, Any], seed: int,
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: TrainSettings, seed: int,
     objective: Objective = cross_entropy, epochs: int | None = None,
     params: Iterable[nn.Parameter] | None = None, extra_terms: ExtraTerms | None = None,
     private: PrivateTraining | None = None,
@@ -62,10 +80,10 @@ def train_local(
     term (`loss_<name>`) and the training accuracy.
     """
     gen = torch.Generator().manual_seed(seed)
-    opt = make_optimizer(model.parameters() if params is None else params, train_cfg)
-    epochs = train_cfg["local_epochs"] if epochs is None else epochs
+    opt = make_optimizer(model.parameters() if params is None else params, settings)
+    epochs = settings.local_epochs if epochs is None else epochs
     if private is None:
-        batches = shuffled_batches(len(y), train_cfg["batch_size"], epochs, gen)
+        batches = shuffled_batches(len(y), settings.batch_size, epochs, gen)
     else:
         batches = private.batches(epochs, gen)
     model.train()
@@ -88,11 +106,11 @@ def train_local(
                 opt.step()
             else:
                 _private_step(opt, terms)
-            for name, value in (("train_loss", loss), *((f"loss_{k}", v) for k, v in terms.items())):
+            for name, value in ((TRAIN_LOSS, loss), *((loss_key(k), v) for k, v in terms.items())):
                 sums[name] = sums.get(name, 0.0) + value.item() * len(batch)
             correct += int((outputs.logits.argmax(1) == y[batch]).sum())
             seen += len(batch)
-    return {k: v / max(seen, 1) for k, v in sums.items()} | {"train_accuracy": correct / max(seen, 1)}
+    return {k: v / max(seen, 1) for k, v in sums.items()} | {TRAIN_ACCURACY: correct / max(seen, 1)}
 
 
 def _private_step(opt: torch.optim.Optimizer, terms: dict[str, torch.Tensor]) -> None:

@@ -20,14 +20,31 @@ from opacus import PrivacyEngine
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
+from fedkd.config.fields import above, below, one_of, setting
 from fedkd.errors import UserError
-from fedkd.privacy.accounting import noise_for_target, spent, steps_within_budget
+from fedkd.privacy.accounting import ACCOUNTANTS, noise_for_target, spent, steps_within_budget
 from private_gen.per_sample_grads import per_sample_grads
+from private_gen.privacy.settings import GenPrivacySettings
 from private_gen.score_net import ScoreNet
-from private_gen.sliced_score import draw_batch
-from private_gen.training import SSMSettings, ema_of
+from private_gen.sliced_score import SSMObjective, draw_batch
+from private_gen.training import ScoreTrainSettings, ema_of
 
 SCOPE = "sample-level (add/remove one training image), cumulative over all training steps"
+
+
+@dataclass
+class GenDPSettings(GenPrivacySettings):
+    """`gen_privacy=dp`: (ε, δ)-DP, sample-level: DP-SGD (Opacus, Poisson sampling) for the score model, the
+    Gaussian mechanism on the released embedding for DP-MERF. Cumulative over all training steps."""
+
+    name: str = "dp-eps${gen_privacy.target_epsilon}"
+    mechanism: str = "dp"
+    target_epsilon: float = setting(10.0, above(0))
+    delta: float = setting(1.0e-5, above(0), below(1))
+    accountant: str = setting("prv", one_of(ACCOUNTANTS))
+    noise_multiplier: float | None = setting(None, above(0), help="null: the smallest σ reaching target_epsilon "
+                                             "over the planned steps")
+    max_grad_norm: float = setting(1.0, above(0), help="per-sample clipping bound (DP-SGD)")
 
 
 @dataclass
@@ -52,18 +69,19 @@ class DPReport:
         return asdict(self)
 
 
-def train_ssm_dp_sgd(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, settings: SSMSettings,
-                     privacy: dict[str, Any], seed: int) -> tuple[ScoreNet, list[dict[str, float]], DPReport]:
+def train_ssm_dp_sgd(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, settings: ScoreTrainSettings,
+                     objective: SSMObjective, privacy: GenDPSettings, seed: int
+                     ) -> tuple[ScoreNet, list[dict[str, float]], DPReport]:
     """Train with DP-SGD; returns the EMA network, one history row per epoch and the privacy report."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1)
-    accountant = privacy["accountant"]
+    accountant = privacy.accountant
     # Opacus' Poisson loader samples each record with rate 1/len(loader), the rate it accounts with.
     steps_per_epoch = math.ceil(len(x) / settings.batch_size)
     sample_rate = 1.0 / steps_per_epoch
     planned = settings.epochs * steps_per_epoch
-    delta, target = privacy["delta"], privacy["target_epsilon"]
-    sigma = privacy["noise_multiplier"]
+    delta, target = privacy.delta, privacy.target_epsilon
+    sigma = privacy.noise_multiplier
     if sigma is None:
         sigma = noise_for_target(target, delta, sample_rate, planned, accountant)
     allowed = steps_within_budget(sigma, sample_rate, target, delta, accountant, planned)
@@ -76,7 +94,7 @@ def train_ssm_dp_sgd(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, settings
     loader = DataLoader(TensorDataset(x, y), batch_size=settings.batch_size)
     _, dp_optimizer, dp_loader = engine.make_private(
         module=model, optimizer=optimizer, data_loader=loader, noise_multiplier=sigma,
-        max_grad_norm=privacy["max_grad_norm"], poisson_sampling=True, grad_sample_mode="no_op")
+        max_grad_norm=privacy.max_grad_norm, poisson_sampling=True, grad_sample_mode="no_op")
     params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     ema = ema_of(model, settings.ema_decay)
     history, step, started = [], 0, time.perf_counter()
@@ -87,9 +105,9 @@ def train_ssm_dp_sgd(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, settings
             if step >= allowed:
                 break
             if len(xb):
-                batch = draw_batch(xb, yb, len(model.sigmas), settings.num_projections, settings.projection, gen,
-                                   settings.noise_multiplicity)
-                grads, losses = per_sample_grads(model, batch, settings.variance_reduced, settings.noise_multiplicity,
+                batch = draw_batch(xb, yb, len(model.sigmas), objective.num_projections, objective.projection, gen,
+                                   objective.noise_multiplicity)
+                grads, losses = per_sample_grads(model, batch, objective.variance_reduced, objective.noise_multiplicity,
                                                  settings.per_sample_chunk)
                 total, count = total + losses.sum().item(), count + len(xb)
             else:
@@ -105,5 +123,5 @@ def train_ssm_dp_sgd(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, settings
                         "epsilon": spent(engine.accountant, delta), "seconds": time.perf_counter() - started})
     bar.close()
     report = DPReport("DP-SGD (Opacus, Poisson sampling)", spent(engine.accountant, delta), delta, accountant, target,
-                      sigma, privacy["max_grad_norm"], sample_rate, step, planned, allowed < planned)
+                      sigma, privacy.max_grad_norm, sample_rate, step, planned, allowed < planned)
     return ema.module, history, report

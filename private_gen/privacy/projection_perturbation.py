@@ -13,11 +13,27 @@ sensitivity of the statistics and why it does not transfer to the model.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from fedkd.config.fields import above, at_least, one_of, setting
+from private_gen.privacy.settings import GenPrivacySettings
 from private_gen.sliced_score import ProjectionStats
 
 GUARANTEE = "not a formal DP guarantee"
+
+
+@dataclass
+class ProjectionPerturbationSettings(GenPrivacySettings):
+    """`gen_privacy=projection_perturbation`: clip and noise the projection statistics of the sliced-score
+    estimate. NOT A FORMAL DP GUARANTEE (docs/private_gen.md)."""
+
+    name: str = "projpert"
+    mechanism: str = "projection_perturbation"
+    guarantee: str = setting(GUARANTEE, one_of((GUARANTEE,)), help="what the mechanism guarantees (nothing formal)")
+    clip: float = setting(10.0, above(0), help="bound on each σ-weighted projection statistic")
+    noise_multiplier: float = setting(1.0, at_least(0), help="noise std = noise_multiplier × clip")
 
 
 class ProjectionPerturbation:

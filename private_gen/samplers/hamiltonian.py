@@ -17,10 +17,24 @@ together and every score call evaluates the whole batch.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
+from fedkd.config.fields import at_least, below, setting
+from private_gen.samplers.sampler_settings import SamplerSettings
 from private_gen.samplers.schedule import LevelLogDensity, LevelScore, SamplerResult, step_sizes
+
+
+@dataclass
+class HMCSettings(SamplerSettings):
+    """`sampler=hmc`: annealed Hamiltonian dynamics (leapfrog, partial momentum refresh)."""
+
+    name: str = "hmc"
+    leapfrog_steps: int = setting(3, at_least(1))
+    step_jitter: float = setting(0.5, at_least(0), below(1), help="each chain's leapfrog step drawn from "
+                                 "step·[1 - jitter, 1 + jitter] per trajectory")
+    friction: float = setting(2.0, at_least(0), help="momentum kept between trajectories: exp(-friction)")
 
 
 def _leapfrog(score: LevelScore, x: torch.Tensor, p: torch.Tensor, grad: torch.Tensor, level: int,

@@ -3,9 +3,21 @@ Distribution", NeurIPS 2019): x ← x + α_i/2 · s(x, σ_i) + √α_i · z at e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from fedkd.config.fields import above, setting
+from private_gen.samplers.sampler_settings import SamplerSettings
 from private_gen.samplers.schedule import LevelScore, SamplerResult, step_sizes
+
+
+@dataclass
+class LangevinSettings(SamplerSettings):
+    """`sampler=langevin`: annealed Langevin dynamics, the comparison sampler."""
+
+    name: str = "langevin"
+    step_size: float = setting(5.0e-5, above(0), help="α at the smallest σ; α_i = step_size·σ_i²/σ_L²")
 
 
 @torch.no_grad()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from fedkd.distill.face_distiller import FaceDistiller
-from fedkd.faces.student_net import LRStudent
-from fedkd.faces.teacher_net import ResNetFace
+from fedkd.faces.schedules.method_settings import FaceMethodSettings
+from fedkd.faces.teacher_settings import TeacherSettings
+from fedkd.faces.training_loop import EmbedderTrainSettings
+from fedkd.models.face_resnet import ResNetFace
+from fedkd.models.lr_student import LRStudent
 
 StateDict = dict[str, torch.Tensor]
 
@@ -24,9 +26,9 @@ class DistillationContext:
     train_hr: torch.Tensor            # HR training faces (what the teacher sees)
     train_lr: torch.Tensor            # the same faces degraded to the student's resolution
     train_y: torch.Tensor
-    method: dict[str, Any]            # the method's config section (schedule parameters)
-    student_train: dict[str, Any]     # epochs, lr, batch size, loss, margin for the student
-    teacher_cfg: dict[str, Any]
+    method: FaceMethodSettings        # the method's settings (schedule parameters)
+    student_train: EmbedderTrainSettings
+    teacher_settings: TeacherSettings
     seed: int
 
     def lr_upsampled(self) -> torch.Tensor:

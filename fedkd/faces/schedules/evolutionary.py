@@ -10,17 +10,31 @@ distils the teacher's logits (T²·KL) with weight `lambda_logits`. One optimise
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from fedkd.config.fields import above, at_least, setting
 from fedkd.distill.logit_kd import LogitKD
 from fedkd.distill.outputs import Outputs
-from fedkd.faces.margin_head import margin_cross_entropy
-from fedkd.faces.networks import build_teacher
 from fedkd.faces.schedules.context import DistillationContext
+from fedkd.faces.schedules.method_settings import FaceMethodSettings
 from fedkd.faces.training_loop import History, step_on_terms
+from fedkd.models.margin_head import margin_cross_entropy
+
+
+@dataclass
+class EvolutionaryMethod(FaceMethodSettings):
+    """`schedule: evolutionary`: the distiller is unused; the online teacher is distilled by guides and logits."""
+
+    schedule: str = "evolutionary"
+    guided_stages: int = setting(2, at_least(1), help="the student's last stages paired with the teacher's last stages")
+    lambda_guide: float = setting(1.0, at_least(0))
+    lambda_logits: float = setting(1.0, at_least(0))
+    temperature: float = setting(4.0, above(0))
 
 
 def _guide(c_in: int, c_out: int) -> nn.Sequential:
@@ -33,24 +47,26 @@ def _match(student_map: torch.Tensor, teacher_map: torch.Tensor) -> tuple[torch.
 
 
 def evolutionary_distillation(ctx: DistillationContext) -> History:
+    method = ctx.method
+    assert isinstance(method, EvolutionaryMethod)
     torch.manual_seed(ctx.seed)
-    teacher = build_teacher(ctx.teacher_cfg, ctx.train_hr.shape[1], ctx.teacher.head.weight.shape[0])
-    student, cfg, method = ctx.student, ctx.student_train, ctx.method
-    pairs = min(method["guided_stages"], len(student.stage_channels), len(teacher.stage_channels))
+    teacher = ctx.teacher_settings.build(ctx.train_hr.shape[1], ctx.teacher.head.weight.shape[0])
+    student, cfg = ctx.student, ctx.student_train
+    pairs = min(method.guided_stages, len(student.stage_channels), len(teacher.stage_channels))
     guides = nn.ModuleList(_guide(student.stage_channels[-pairs + i], teacher.stage_channels[-pairs + i])
                            for i in range(pairs))
     parts = nn.ModuleList([teacher, student, guides])
-    opt = torch.optim.Adam(parts.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
-    logit_kd = LogitKD(method["temperature"])
+    opt = torch.optim.Adam(parts.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    logit_kd = LogitKD(method.temperature)
     gen = torch.Generator().manual_seed(ctx.seed)
     history: History = []
-    for epoch in tqdm(range(cfg["epochs"]), desc="evolutionary", leave=False, disable=not cfg.get("progress")):
+    for epoch in tqdm(range(cfg.epochs), desc="evolutionary", leave=False, disable=not cfg.progress):
         parts.train()
         sums: dict[str, float] = {}
         order = torch.randperm(len(ctx.train_y), generator=gen)
-        for start in range(0, len(order) - 1, cfg["batch_size"]):
-            rows = order[start:start + cfg["batch_size"]]
+        for start in range(0, len(order) - 1, cfg.batch_size):
+            rows = order[start:start + cfg.batch_size]
             if len(rows) < 2:
                 continue
             y = ctx.train_y[rows]
@@ -62,10 +78,10 @@ def evolutionary_distillation(ctx: DistillationContext) -> History:
                         zip(guides, s_maps[-pairs:], t_maps[-pairs:], strict=True))
             kd = logit_kd(Outputs(s_emb, student.head(s_emb)), Outputs(t_emb.detach(), teacher.head(t_emb).detach()))
             terms = {
-                "ce_teacher": margin_cross_entropy(teacher.head, t_emb, y, cfg["loss"], cfg["margin"]),
-                "ce": margin_cross_entropy(student.head, s_emb, y, cfg["loss"], cfg["margin"]),
-                "kd_guide": method["lambda_guide"] * guide,
-                "kd_logits": method["lambda_logits"] * kd,
+                "ce_teacher": margin_cross_entropy(teacher.head, t_emb, y, cfg.loss, cfg.margin),
+                "ce": margin_cross_entropy(student.head, s_emb, y, cfg.loss, cfg.margin),
+                "kd_guide": method.lambda_guide * guide,
+                "kd_logits": method.lambda_logits * kd,
             }
             step_on_terms(opt, terms, sums, len(rows))
         sched.step()

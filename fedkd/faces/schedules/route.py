@@ -8,20 +8,29 @@ phase per anchor (`teacher.route_anchors` checkpoints), and phase k distils from
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fedkd.distill.outputs import Outputs
-from fedkd.faces.networks import build_teacher
 from fedkd.faces.schedules.context import DistillationContext
+from fedkd.faces.schedules.method_settings import FaceMethodSettings
 from fedkd.faces.training_loop import History, precompute_outputs, train_embedder
+
+
+@dataclass
+class RouteMethod(FaceMethodSettings):
+    """`schedule: route`: the anchors are the teacher's `route_anchors` checkpoints."""
+
+    schedule: str = "route"
 
 
 def route_constrained_distillation(ctx: DistillationContext) -> History:
     anchors: list[Outputs] = []
     for state in ctx.route:
-        net = build_teacher(ctx.teacher_cfg, ctx.train_hr.shape[1], ctx.teacher.head.weight.shape[0])
+        net = ctx.teacher_settings.build(ctx.train_hr.shape[1], ctx.teacher.head.weight.shape[0])
         net.load_state_dict(state)
         anchors.append(precompute_outputs(net, ctx.train_hr))
     ctx.distiller.prepare(anchors[-1].embedding, ctx.train_y)
-    epochs = ctx.student_train["epochs"]
+    epochs = ctx.student_train.epochs
 
     def anchor_for(epoch: int) -> Outputs:
         return anchors[min(len(anchors) - 1, epoch * len(anchors) // epochs)]

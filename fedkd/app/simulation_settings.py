@@ -1,0 +1,31 @@
+"""`simulation`: the size of the federation, client sampling and evaluation, and the runtime that runs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fedkd.config.fields import NOT_EMPTY, above, at_least, at_most, one_of, setting
+
+BACKENDS = ("ray", "inprocess")
+
+
+@dataclass
+class SimulationSettings:
+    num_clients: int = setting(10, at_least(1), help="virtual SuperNodes (= partitions)")
+    fraction_train: float = setting(1.0, above(0), at_most(1), help="share of clients sampled for training each round")
+    fraction_evaluate: float = setting(1.0, at_least(0), at_most(1), help="share of clients evaluating each round "
+                                       "(1.0: personalized metrics cover all)")
+    evaluate_every: int = setting(1, at_least(1), help="client evaluation every k rounds (and always in the last)")
+    min_clients: int = setting(2, at_least(1))
+    client_cpus: float = setting(1.0, above(0), help="Ray resources per ClientApp (2 cores here: 2 run at once)")
+    client_gpus: float = setting(0.0, at_least(0))
+    backend: str = setting("ray", one_of(BACKENDS), help="ray: Flower Simulation Runtime | inprocess: the same "
+                           "apps in one process, no Ray")
+    ray_address: str | None = setting(None, NOT_EMPTY, help="null: a Ray instance of its own | HOST:PORT or auto: "
+                                      "a running Ray cluster (docs/deployment.md)")
+    state_precision: str = setting("float16", one_of(("float16", "float32")),
+                                   help="models kept in client state (historical, personal)")
+
+    def train_clients_per_round(self) -> int:
+        """How many clients Flower's FedAvg samples for training each round."""
+        return max(int(self.num_clients * self.fraction_train), self.min_clients)

@@ -1,0 +1,53 @@
+"""`fedkd-plot`: figures from finished runs.
+
+    fedkd-plot privacy-utility RUNS... [--metric M ...] [--out PATH] [--title TEXT]
+
+RUNS are run directories or folders holding them (a Hydra sweep folder). Writes PATH.png, PATH.svg and
+PATH.csv (the plotted points); PATH defaults to <first RUNS folder>/privacy_utility.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fedkd.commands.skeleton import user_errors
+from fedkd.errors import UserError
+from fedkd.plots.privacy_utility import aggregate, default_metrics, draw, finite, split_formal, write_csv
+from fedkd.plots.run_records import find_runs, read_run
+
+
+def privacy_utility(runs: list[Path], metrics: list[str] | None, out: Path | None, title: str | None) -> list[Path]:
+    records = [read_run(p) for p in find_runs(runs)]
+    kept, unproven = split_formal(records)
+    for r in unproven:
+        print(f"left out (not a formal DP guarantee, no ε): {r.path}", file=sys.stderr)
+    if not kept:
+        raise UserError("every run found uses a mechanism without a formal DP guarantee; nothing to plot")
+    chosen = tuple(metrics) if metrics else default_metrics(kept)
+    points = finite(aggregate(kept, chosen))
+    if not points:
+        raise UserError(f"none of the runs has the metric(s) {', '.join(chosen)}; check --metric")
+    out = out or (runs[0] if runs[0].is_dir() else runs[0].parent) / "privacy_utility"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(points, out.with_suffix(".csv"))
+    paths = draw(points, out, title or f"privacy–utility, {len(records) - len(unproven)} runs", chosen)
+    return [*paths, out.with_suffix(".csv")]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="fedkd-plot", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    pu = commands.add_parser("privacy-utility", help="ε against utility, mean ± std over seeds")
+    pu.add_argument("runs", nargs="+", type=Path)
+    pu.add_argument("--metric", action="append", help="a final-round (federated) or metrics.json (generator) key; "
+                    "repeat for several panels")
+    pu.add_argument("--out", type=Path, help="output path without suffix")
+    pu.add_argument("--title")
+    args = parser.parse_args(argv)
+    with user_errors():
+        written = privacy_utility(args.runs, args.metric, args.out, args.title)
+    for path in written:
+        print(path)

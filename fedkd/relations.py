@@ -1,0 +1,172 @@
+"""The checks that relate several config sections, for all three commands: the only hand-written validation.
+
+Everything about a single value (type, required, unknown key, range, choice) and about the fields of one
+section is declared with its settings class and checked by `fedkd.config.check`. What is left here needs
+two sections at once: a data set's size and the number of clients, a method and a privacy mode, a model
+and a workload, a generator and a privacy mechanism. Each violation is one ConfigError line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fedkd.config.check import check_target
+from fedkd.data.sources import DATASETS
+from fedkd.data.synthetic_faces import FaceSpec
+from fedkd.distill.face_distiller import FaceDistiller
+from fedkd.errors import ConfigError, UserError
+from fedkd.faces.schedules import SCHEDULES
+from fedkd.faces.schedules.standard import StandardMethod
+from fedkd.methods.personal_head import FedPerSettings
+from fedkd.methods.registry import METHODS
+from fedkd.models.lr_student import LRStudentSettings
+from fedkd.models.registry import MODELS
+from fedkd.privacy.client_level import ClientDPSettings
+from fedkd.privacy.registry import PRIVACY_MODES
+from fedkd.workloads.face_kd import FaceKDWorkload
+from fedkd.workloads.registry import WORKLOADS
+
+if TYPE_CHECKING:
+    from fedkd.app.experiment_config import FederatedConfig
+    from fedkd.face_experiment.config import FacesConfig
+    from private_gen.config import GenConfig
+
+DISTILLER_EXAMPLE = "fedkd.distill.cckd.CCKD (see configs/face_method/)"
+
+
+def check_federated(c: FederatedConfig) -> None:
+    for registry, name, settings in ((DATASETS, c.dataset.name, c.dataset), (MODELS, c.model.name, c.model),
+                                     (WORKLOADS, c.workload.name, c.workload), (METHODS, c.strategy.name, c.strategy),
+                                     (PRIVACY_MODES, c.privacy.mode, c.privacy)):
+        registry.selected(name, settings)
+    _check_data_and_clients(c)
+    _check_personal_layers(c)
+    _check_method_privacy(c)
+    if isinstance(c.workload, FaceKDWorkload):
+        _check_face_workload(c, c.workload)
+
+
+def _check_data_and_clients(c: FederatedConfig) -> None:
+    native, size = DATASETS[c.dataset.name].known_shape(c.dataset)
+    if c.lowres.enabled and c.lowres.size > native:
+        raise ConfigError("lowres.size", c.lowres.size,
+                          f"at most {native} (the resolution of dataset={c.dataset.name}), or lowres=none")
+    if isinstance(c.dataset, FaceSpec) and c.dataset.num_families > c.dataset.num_identities:
+        raise ConfigError("dataset.num_families", c.dataset.num_families,
+                          f"at most dataset.num_identities={c.dataset.num_identities}")
+    sim = c.simulation
+    if size is not None and sim.num_clients > size // 2:
+        raise ConfigError("simulation.num_clients", sim.num_clients,
+                          f"at most {size // 2} (dataset={c.dataset.name} has {size} samples; "
+                          "each client needs a train and a test sample)")
+    if sim.min_clients > sim.num_clients:
+        raise ConfigError("simulation.min_clients", sim.min_clients,
+                          f"at most simulation.num_clients={sim.num_clients}")
+
+
+def _check_personal_layers(c: FederatedConfig) -> None:
+    if not isinstance(c.strategy, FedPerSettings):
+        return
+    names = [n for n, _ in c.model.build((1, c.lowres.size, 2)).named_parameters()]
+    for prefix in c.strategy.personal_layers:
+        if not any(n == prefix or n.startswith(prefix + ".") for n in names):
+            tops = sorted({n.split(".")[0] for n in names})
+            raise ConfigError("strategy.personal_layers", prefix,
+                              f"a prefix of the model's parameter names ({', '.join(tops)})")
+
+
+def _check_method_privacy(c: FederatedConfig) -> None:
+    reason = c.method().refuses.get(c.privacy.mode)
+    if reason is not None:
+        raise ConfigError("strategy", c.strategy.name,
+                          f"a method other than {c.strategy.name} under privacy={c.privacy.mode} ({reason})")
+    privacy = c.privacy
+    if isinstance(privacy, ClientDPSettings) and privacy.clipping == "adaptive":
+        stddev = privacy.count_stddev(c.simulation.train_clients_per_round())
+        if privacy.noise_multiplier >= 2 * stddev:
+            raise ConfigError("privacy.noise_multiplier", privacy.noise_multiplier,
+                              f"below 2 × privacy.clipped_count_stddev = {2 * stddev:g} under adaptive "
+                              "clipping (raise privacy.clipped_count_stddev)")
+
+
+def _check_face_workload(c: FederatedConfig, workload: FaceKDWorkload) -> None:
+    method = workload.method
+    if not isinstance(c.model, LRStudentSettings):
+        raise ConfigError("model", c.model.name, "lr_student under workload=face_kd")
+    if not DATASETS[c.dataset.name].is_face_set:
+        raise ConfigError("dataset", c.dataset.name, "faces or imagefolder under workload=face_kd")
+    if not c.lowres.enabled or c.lowres.upsample:
+        raise ConfigError("lowres", "none" if not c.lowres.enabled else "upsample=true",
+                          "an LR size without up-sampling under workload=face_kd, e.g. lowres=lr16")
+    if c.model.embedding_dim != workload.teacher.embedding_dim:
+        raise ConfigError("model.embedding_dim", c.model.embedding_dim,
+                          f"workload.teacher.embedding_dim={workload.teacher.embedding_dim}")
+    SCHEDULES.selected(method.schedule, method)
+    if not isinstance(method, StandardMethod) or method.assistant_epochs > 0:
+        raise ConfigError("workload.method", method.name,
+                          "a method with schedule=standard and no assistant stream (bridge, evolutionary, route "
+                          "and the assistant are centralised training schedules: run them with fedkd-faces)")
+    if isinstance(c.dataset, FaceSpec) and workload.eval_identities > c.dataset.num_identities - 2:
+        raise ConfigError("workload.eval_identities", workload.eval_identities,
+                          f"at most dataset.num_identities - 2 = {c.dataset.num_identities - 2}")
+    distiller = check_target("workload.method.distiller", method.distiller, FaceDistiller, DISTILLER_EXAMPLE)
+    if method.distiller.get("lambda_logits", 0) > 0:
+        raise ConfigError("workload.method.distiller.lambda_logits", method.distiller["lambda_logits"],
+                          "0: the teacher classifies its own training identities, not the clients' classes "
+                          "(use an embedding-level distiller, e.g. face_method@workload.method=feature_kd)")
+    check_dp_compatible(distiller, c.privacy.mode, "workload.method.distiller")
+
+
+def check_dp_compatible(distiller: type[FaceDistiller], privacy_mode: str, key: str) -> None:
+    """Refuse a batch-coupled distillation loss under sample-level DP (client-level DP clips whole updates).
+
+    DP-SGD bounds each sample's influence by clipping its own gradient; a loss in which one sample's
+    term depends on the other samples of the batch (relations, correlations, contrastive negatives)
+    gives per-sample gradients that also carry the other samples, so the guarantee does not hold.
+    """
+    if privacy_mode == "sample" and distiller.batch_coupled:
+        raise UserError(f"{key}={distiller.__name__} couples the samples of a batch and cannot run under "
+                        "sample-level differential privacy (privacy=sample); choose a per-sample distiller "
+                        "(none, hinton_kd, feature_kd, selective_kd), client-level DP (privacy=client) "
+                        "or privacy=none")
+
+
+def check_faces(c: FacesConfig) -> None:
+    DATASETS.selected(c.dataset.name, c.dataset)
+    if not DATASETS[c.dataset.name].is_face_set:
+        raise ConfigError("dataset", c.dataset.name, "a face set: faces or imagefolder")
+    SCHEDULES.selected(c.face_method.schedule, c.face_method)
+    resolution, _ = DATASETS[c.dataset.name].known_shape(c.dataset)
+    lowres, evaluation = c.lowres, c.evaluation
+    if not lowres.enabled:
+        raise ConfigError("lowres", "none", "an LR view, e.g. lowres=lr16 (the students learn from LR faces)")
+    if lowres.size > resolution:
+        raise ConfigError("lowres.size", lowres.size, f"at most dataset.resolution={resolution}")
+    if lowres.upsample:
+        raise ConfigError("lowres.upsample", True, "false (the LR students take the LR side as input)")
+    if isinstance(c.dataset, FaceSpec):
+        if evaluation.eval_identities > c.dataset.num_identities - 2:
+            raise ConfigError("evaluation.eval_identities", evaluation.eval_identities,
+                              f"at most dataset.num_identities - 2 = {c.dataset.num_identities - 2}")
+        if evaluation.gallery_per_identity >= c.dataset.images_per_identity:
+            raise ConfigError("evaluation.gallery_per_identity", evaluation.gallery_per_identity,
+                              f"less than dataset.images_per_identity={c.dataset.images_per_identity}")
+    check_target("face_method.distiller", c.face_method.distiller, FaceDistiller, DISTILLER_EXAMPLE)
+
+
+def check_generation(c: GenConfig) -> None:
+    # imported here: the ClientApp imports this module, and needs none of private_gen
+    from private_gen.generators import GENERATORS
+    from private_gen.privacy.registry import GEN_PRIVACY
+    from private_gen.samplers import SAMPLERS
+
+    DATASETS.selected(c.dataset.name, c.dataset)
+    SAMPLERS.selected(c.sampler.name, c.sampler)
+    GEN_PRIVACY.selected(c.gen_privacy.mechanism, c.gen_privacy)
+    generator = GENERATORS.selected(c.generator.name, c.generator)
+    if c.gen_privacy.mechanism not in generator.privacy:
+        raise ConfigError("gen_privacy", c.gen_privacy.mechanism,
+                          f"{' or '.join(generator.privacy)} with generator={c.generator.name}")
+    if generator.needs_class_labels and not c.data.class_conditional:
+        raise ConfigError("data.class_conditional", False,
+                          f"true with generator={c.generator.name} (it models each class)")

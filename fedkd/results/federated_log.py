@@ -1,0 +1,55 @@
+"""rounds.csv and clients.csv of a federated run: their columns, and one writer for both.
+
+clients.csv has a column for every metric a client reply can carry: the common ones, each training
+pass's loss and accuracy and every declared loss term (the method's, the workload's), and the privacy
+columns. A reply metric without a column is an error, not a silent omission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fedkd.protocol import reply
+from fedkd.results.run_dir import RunDirectory
+
+ROUND_COLUMNS = (
+    "round", "train_loss", "train_accuracy",
+    "personal_loss", "personal_accuracy", "personal_accuracy_client_mean", "personal_accuracy_client_std",
+    "personal_accuracy_worst10", "personal_accuracy_unseen",
+    "global_loss", "global_accuracy", "global_accuracy_client_mean", "global_accuracy_client_std",
+    "global_accuracy_worst10", "global_accuracy_unseen",
+    "clients_trained", "clients_evaluated", "clients_unseen",
+)
+IDENTITY_COLUMNS = ("round", "phase", "partition_id", "node_id", "num_examples", reply.PARTICIPATIONS)
+EVALUATION_COLUMNS = (reply.PERSONAL_LOSS, reply.PERSONAL_ACCURACY, reply.GLOBAL_LOSS, reply.GLOBAL_ACCURACY)
+# Reply keys written under another name (partition_id, num_examples) or not at all (the weight of 1).
+UNLOGGED = (reply.PARTITION_ID, reply.NUM_EXAMPLES, reply.UNIFORM_WEIGHT)
+
+
+def train_columns(passes: Iterable[str], terms: Iterable[str]) -> tuple[str, ...]:
+    """Loss, accuracy and every loss term of the main training pass and of each further pass (by prefix)."""
+    terms = tuple(terms)
+    columns: list[str] = []
+    for prefix in ("", *passes):
+        columns += [f"{prefix}{reply.TRAIN_LOSS}", f"{prefix}{reply.TRAIN_ACCURACY}",
+                    *(f"{prefix}{reply.loss_key(t)}" for t in ("ce", *terms))]
+    return tuple(columns)
+
+
+class FederatedLog:
+    """Appends each round's row to rounds.csv and each client reply to clients.csv."""
+
+    def __init__(self, run: RunDirectory, passes: Iterable[str], terms: Iterable[str],
+                 privacy_client_columns: Iterable[str], privacy_round_columns: Iterable[str]) -> None:
+        client_columns = (*IDENTITY_COLUMNS, *train_columns(passes, terms), *privacy_client_columns,
+                          *EVALUATION_COLUMNS, reply.SECONDS)
+        self.rounds = run.open_csv("rounds.csv", (*ROUND_COLUMNS, *privacy_round_columns, "seconds"))
+        self.clients = run.open_csv("clients.csv", client_columns, strict=True, unlogged=UNLOGGED)
+
+    def append_clients(self, server_round: int, phase: str, rows: Iterable[Mapping[str, Any]]) -> None:
+        self.clients.append(dict(r) | {"round": server_round, "phase": phase, "partition_id": r[reply.PARTITION_ID],
+                                       "num_examples": r[reply.NUM_EXAMPLES]} for r in rows)
+
+    def append_round(self, row: Mapping[str, Any]) -> None:
+        self.rounds.append([row])

@@ -1,0 +1,105 @@
+"""The LR face student as a federated client workload: distillation from a frozen HR teacher.
+
+The teacher is the one `fedkd-faces` trains (same recipe, same identity split of the same face set),
+built once by the ServerApp before the first round and cached; every client process loads it once
+from that cache and keeps it frozen. Each client computes the teacher's outputs on the HR versions of
+its own training faces once, and adds the configured distiller's terms (named `face_<term>`) to
+whatever objective the FL method uses (FedAvg's CE, FedCKD's CE + KD from its two teachers, ...).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from hydra.utils import get_class, instantiate
+from omegaconf import MISSING
+
+from fedkd.config.fields import at_least, setting
+from fedkd.data.federated import ClientData, FederationSpec
+from fedkd.data.sources import load_image_data
+from fedkd.distill.face_distiller import FaceDistiller
+from fedkd.distill.outputs import Outputs
+from fedkd.errors import UserError
+from fedkd.faces.face_split import split_identities
+from fedkd.faces.schedules.method_settings import FaceMethodSettings
+from fedkd.faces.teacher_settings import TeacherSettings
+from fedkd.faces.teacher_store import load_or_train_teacher, teacher_cache_path, teacher_data_key, teacher_recipe
+from fedkd.faces.training_loop import precompute_outputs
+from fedkd.models.face_resnet import ResNetFace
+from fedkd.training.local import ExtraTerms
+from fedkd.workloads.workload_settings import WorkloadSettings
+
+TERM_PREFIX = "face_"
+
+
+@dataclass
+class FaceKDWorkload(WorkloadSettings):
+    """`workload=face_kd` (with `face_method@workload.method=<preset>`, schedule `standard` only)."""
+
+    name: str = "face_kd"
+    preparation = "the HR face teacher (trained once, then cached)"
+    teacher: TeacherSettings = field(default_factory=TeacherSettings)
+    method: FaceMethodSettings = MISSING
+    eval_identities: int = setting(50, at_least(2), help="identities held out of the teacher's training (as in "
+                                   "fedkd-faces)")
+    split_seed: int = setting(0, at_least(0))
+
+    def distiller_class(self) -> type[FaceDistiller]:
+        return get_class(self.method.distiller["_target_"])
+
+    def loss_terms(self) -> tuple[str, ...]:
+        return tuple(f"{TERM_PREFIX}{term}" for term in self.distiller_class().terms)
+
+    @property
+    def adapts_batchnorm(self) -> bool:
+        return self.method.adabn
+
+    def data_key(self, spec: FederationSpec) -> dict:
+        return teacher_data_key(spec.dataset, self.eval_identities, self.split_seed)
+
+    def prepare_server(self, spec: FederationSpec) -> None:
+        """Train and cache the teacher if it is not cached yet (the ServerApp calls this before round 1)."""
+        data = load_image_data(spec.dataset, spec.cache_dir)
+        split = split_identities(data, self.eval_identities, self.split_seed)
+        load_or_train_teacher(split, self.teacher, spec.cache_dir, self.data_key(spec))
+
+    def client_terms(self, spec: FederationSpec, data: ClientData) -> ExtraTerms:
+        teacher_outputs = precompute_outputs(self.load_teacher(spec), data.train_hr)
+        distiller: FaceDistiller = instantiate(self.method.distiller)
+        distiller.prepare(teacher_outputs.embedding, data.train_y)
+        return face_distillation_terms(teacher_outputs, distiller)
+
+    def load_teacher(self, spec: FederationSpec) -> ResNetFace:
+        path = teacher_cache_path(spec.cache_dir, teacher_recipe(self.teacher, self.data_key(spec)))
+        return _load_teacher(str(path), json.dumps(asdict(self.teacher), sort_keys=True))
+
+
+@lru_cache(maxsize=4)
+def _load_teacher(path: str, teacher_json: str) -> ResNetFace:
+    """The cached teacher checkpoint at `path`, frozen; loaded once per process."""
+    if not Path(path).is_file():
+        raise UserError(f"the face teacher checkpoint {path} is missing; it is built by the ServerApp before "
+                        "round 1 (in a deployment, copy it to the same path on every SuperNode)")
+    route = torch.load(path, weights_only=True)["route"]
+    classes = route[-1]["head.weight"].shape[0]
+    settings = TeacherSettings(**{k: v for k, v in json.loads(teacher_json).items() if k != "train"})
+    teacher = settings.build(int(route[-1]["stem.0.weight"].shape[1]), classes)
+    teacher.load_state_dict(route[-1])
+    teacher.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
+def face_distillation_terms(teacher_outputs: Outputs, distiller: FaceDistiller) -> ExtraTerms:
+    """Extra loss terms: the distiller between the student on LR faces and the teacher on their HR versions."""
+
+    def terms(student: Outputs, y: torch.Tensor, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        teacher = Outputs(teacher_outputs.embedding[rows], teacher_outputs.logits[rows])
+        return {f"{TERM_PREFIX}{name}": value for name, value in distiller(student, teacher, y).items()}
+
+    return terms

@@ -1,0 +1,47 @@
+"""The private-generation experiment's root settings (`configs/gen.yaml`, used by `fedkd-gen`) and schema."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from omegaconf import MISSING
+
+from fedkd.config.fields import NOT_EMPTY, at_least, setting
+from fedkd.config.schema import ExperimentSchema
+from fedkd.data.dataset_settings import DatasetSettings
+from fedkd.data.sources import DATASETS
+from fedkd.relations import check_generation
+from fedkd.results.run_dir import OutputSettings
+from private_gen.data import GenDataSettings
+from private_gen.evaluation import GenEvaluationSettings
+from private_gen.generator_settings import GeneratorSettings
+from private_gen.generators import GENERATORS
+from private_gen.privacy.registry import GEN_PRIVACY
+from private_gen.privacy.settings import GenPrivacySettings
+from private_gen.samplers import SAMPLERS, SamplerSettings
+
+DATA_CACHE = "${oc.env:FEDKD_CACHE_DIR,'~/.cache/fedkd'}"
+
+
+@dataclass
+class GenConfig:
+    seed: int = setting(0, at_least(0))
+    data_cache: str = setting(DATA_CACHE, NOT_EMPTY)
+    dataset: DatasetSettings = MISSING
+    generator: GeneratorSettings = MISSING
+    gen_privacy: GenPrivacySettings = MISSING
+    sampler: SamplerSettings = MISSING
+    data: GenDataSettings = field(default_factory=GenDataSettings)
+    evaluation: GenEvaluationSettings = field(default_factory=GenEvaluationSettings)
+    output: OutputSettings = field(default_factory=lambda: OutputSettings(
+        root="results/gen", name="${generator.name}-${gen_privacy.name}-${dataset.name}-s${seed}"))
+
+
+GENERATION: ExperimentSchema[GenConfig] = ExperimentSchema(
+    "gen", GenConfig, (DATASETS, GENERATORS, GEN_PRIVACY, SAMPLERS), check_generation)
+
+
+def load_generation(overrides: Sequence[str] = ()) -> GenConfig:
+    """The checked generation config of `configs/gen.yaml` with these Hydra overrides."""
+    return GENERATION.load(overrides)

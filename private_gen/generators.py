@@ -1,0 +1,44 @@
+"""One entry per generator: everything `generator=<name>` selects — its default settings, how it trains and
+samples, which privacy mechanisms it supports and whether it needs class labels. Adding a generator is
+its own module plus one `GENERATORS.add(...)` line (docs/architecture.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from fedkd.config.registry import Registry
+from private_gen.data import GenerationData
+from private_gen.dp_merf import DPMERFSettings, sample_dp_merf, train_dp_merf
+from private_gen.generator_settings import GeneratorSettings
+from private_gen.privacy.settings import GenPrivacySettings
+from private_gen.score_model import ScoreModelSettings, sample_score, train_score_model
+
+Trained = tuple[nn.Module, list[dict[str, float]], dict[str, Any]]  # model, history, privacy record
+
+
+@dataclass(frozen=True)
+class GeneratorEntry:
+    settings: GeneratorSettings
+    # (settings, privacy, data, classes the model conditions on (0: none), seed) -> trained
+    train: Callable[[Any, GenPrivacySettings, GenerationData, int, int], Trained]
+    # (model, settings, labels, image shape, sampler settings, seed) -> (samples in [0, 1], score evaluations)
+    sample: Callable[[Any, Any, torch.Tensor, tuple[int, ...], Any, int], tuple[torch.Tensor, int | None]]
+    privacy: tuple[str, ...]                 # the gen_privacy mechanisms it runs under
+    needs_class_labels: bool = False
+
+
+def _train_merf(settings: DPMERFSettings, privacy: GenPrivacySettings, data: GenerationData, num_classes: int,
+                seed: int) -> Trained:
+    return train_dp_merf(data.train_x, data.train_y, data.num_classes, settings, privacy, seed)
+
+
+GENERATORS: Registry[GeneratorEntry] = Registry("generator", lambda entry: entry.settings)
+GENERATORS.add("score_ssm", GeneratorEntry(ScoreModelSettings(), train_score_model, sample_score,
+                                           ("none", "dp", "projection_perturbation")))
+GENERATORS.add("dp_merf", GeneratorEntry(DPMERFSettings(), _train_merf, sample_dp_merf, ("none", "dp"),
+                                         needs_class_labels=True))

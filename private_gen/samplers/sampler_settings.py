@@ -1,0 +1,18 @@
+"""What every annealed sampler's settings have (`sampler=<name>`); each sampler adds its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import MISSING
+
+from fedkd.config.fields import above, at_least, setting
+
+
+@dataclass
+class SamplerSettings:
+    name: str = MISSING
+    step_size: float = setting(2.0e-5, above(0), help="α at the smallest σ; α_i = step_size·σ_i²/σ_L²")
+    evals_per_level: int = setting(31, at_least(1), help="score evaluations per level")
+    denoise: bool = setting(True, help="final Tweedie step x + σ_L² s(x)")
+    batch_size: int = setting(500, at_least(1), help="chains sampled together")
