@@ -9,9 +9,8 @@ import pytest
 import torch
 from opacus.optimizers.optimizer import DPOptimizer
 
+from fedkd.app.experiment_config import load_federated
 from fedkd.app.inprocess import run_in_process
-from fedkd.config.compose import compose_config
-from fedkd.config.validate import validate
 
 
 def check_clipping_at_noise(monkeypatch: pytest.MonkeyPatch, bound: float) -> list[int]:
@@ -37,7 +36,7 @@ def check_clipping_at_noise(monkeypatch: pytest.MonkeyPatch, bound: float) -> li
 
 def run_tiny(tmp_path: Path, overrides: list[str]) -> tuple[list[dict], list[dict], Path]:
     """One in-process run; its rounds.csv and clients.csv rows and its directory."""
-    path = run_in_process(validate(compose_config(overrides)), output_root=tmp_path)
+    path = run_in_process(load_federated(overrides), output_root=tmp_path)
     with open(path / "rounds.csv") as fh:
         rounds = list(csv.DictReader(fh))
     with open(path / "clients.csv") as fh:

@@ -3,8 +3,7 @@ import sys
 
 import pytest
 
-from fedkd.config.compose import compose_config
-from fedkd.config.validate import validate
+from fedkd.app.experiment_config import load_federated
 from fedkd.errors import UserError
 
 
@@ -13,14 +12,18 @@ from fedkd.errors import UserError
     [
         (["num_rounds=abc"], "num_rounds='abc' is invalid; allowed: an integer >= 1"),
         (["num_rounds=-3"], "num_rounds=-3 is invalid"),
-        (["strategy=nope"], "Could not find 'strategy/nope' Available options in 'strategy'"),
+        (["strategy=nope"], "strategy='nope' is invalid; allowed: one of: ditto, fedavg, fedavg_ft, fedckd"),
         (["strategy=fedckd", "strategy.kd_form=mse"],
          "strategy.kd_form='mse' is invalid; allowed: one of: logits, embedding_cosine, relational"),
         (["strategy=fedckd", "strategy.lambda_global=-1"], "strategy.lambda_global=-1 is invalid"),
         (["strategy=fedckd", "strategy.temperature=0"], "strategy.temperature=0 is invalid; allowed: a number > 0"),
         (["strategy=fedper", "strategy.personal_layers=[classifier]"],
          "strategy.personal_layers='classifier' is invalid; allowed: a prefix of the model's parameter names"),
-        (["strategy=fedavg", "+strategy.proximal_mu=0.1"], "strategy.proximal_mu is not a known config key"),
+        (["strategy=fedper", "strategy.personal_layers=[]"],
+         "strategy.personal_layers=[] is invalid; allowed: a non-empty list of parameter-name prefixes"),
+        (["strategy=fedavg", "+strategy.proximal_mu=0.1"],
+         "strategy.proximal_mu is not a known config key of strategy=fedavg (it takes: name)"),
+        (["strategy.name=fedckd"], "strategy.name='fedckd' is invalid; allowed: the name of the selected option"),
         (["simulation.backend=dask"], "simulation.backend='dask' is invalid; allowed: one of: ray, inprocess"),
         (["partition.alpha=0"], "partition.alpha=0 is invalid; allowed: a number > 0"),
         (["partition.alpha=-1.5"], "partition.alpha=-1.5"),
@@ -29,28 +32,35 @@ from fedkd.errors import UserError
         (["dataset=imagefolder"], "dataset.root must be set"),
         (["dataset=digits"], "lowres.size=16 is invalid; allowed: at most 8"),
         (["train.optimizer=rmsprop"], "allowed: one of: adam, sgd"),
-        (["simulation.fraction_train=0"], "simulation.fraction_train=0"),
+        (["train.local_epochs=2.5"], "train.local_epochs=2.5 is invalid; allowed: an integer >= 1"),
+        (["simulation.fraction_train=0"], "simulation.fraction_train=0 is invalid; allowed: a number > 0 and <= 1"),
         (["lowres.upsample=maybe"], "lowres.upsample='maybe' is invalid; allowed: true or false"),
-        (["+partition.alpah=1"], "partition.alpah is not a known config key"),
-        (["nonexistent=1"], "Could not override 'nonexistent'"),
+        (["+partition.alpah=1"], "partition.alpah is not a known config key of partition=dirichlet "
+                                 "(did you mean partition.alpha?)"),
+        (["partition.alpah=1"], "partition.alpah is not a known config key (did you mean partition.alpha?)"),
+        (["nonexistent=1"], "nonexistent is not a known config key (it takes: seed, num_rounds"),
+        (["model=lr_student", "model.widths=[0]"], "model.widths=[0] is invalid; allowed: a non-empty list of "
+                                                   "integers > 0"),
+        (["dataset.nuisance.yaw=-1"], "dataset.nuisance.yaw=-1 is invalid; allowed: a number >= 0"),
     ],
 )
 def test_bad_values_name_key_and_allowed(overrides, message):
     with pytest.raises(UserError) as err:
-        validate(compose_config(overrides))
+        load_federated(overrides)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
 
 
 def test_defaults_are_valid_and_resolved():
-    config = validate(compose_config([]))
-    assert config["dataset"]["name"] == "faces" and config["num_rounds"] >= 1
-    assert "${" not in str(config)
+    config = load_federated([])
+    assert config.dataset.name == "faces" and config.num_rounds == 30 and config.strategy.name == "fedavg"
+    assert config.output.name == "faces-fedavg-dirichlet-nonprivate-s0"
+    assert "${" not in repr(config)
 
 
 def test_launcher_rejects_bad_sweep_value_before_any_job(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-c", "from fedkd.launcher import main; main()", "-m", "seed=0,1",
+        [sys.executable, "-c", "from fedkd.commands.sim import main; main()", "-m", "seed=0,1",
          "partition.alpha=0.5,-2", f"output.root={tmp_path}/out"],
         capture_output=True, text=True, timeout=120,
     )
@@ -59,10 +69,16 @@ def test_launcher_rejects_bad_sweep_value_before_any_job(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_config_cli_get_and_error():
-    ok = subprocess.run([sys.executable, "-m", "fedkd.config.cli", "--get", "simulation.num_clients",
-                         "simulation.num_clients=7"], capture_output=True, text=True, timeout=60)
+def test_config_cli_get_describe_and_error():
+    cli = [sys.executable, "-m", "fedkd.commands.config_cli"]
+    ok = subprocess.run([*cli, "--get", "simulation.num_clients", "simulation.num_clients=7"],
+                        capture_output=True, text=True, timeout=60)
     assert ok.stdout.strip() == "7"
-    bad = subprocess.run([sys.executable, "-m", "fedkd.config.cli", "--get", "nope.key"],
-                         capture_output=True, text=True, timeout=60)
+    described = subprocess.run([*cli, "--describe", "strategy=fedckd"], capture_output=True, text=True, timeout=60)
+    assert "strategy.lambda_global = 1.0    # a number >= 0; weight of KD from the last global model" in \
+        described.stdout.splitlines()
+    faces = subprocess.run([*cli, "--command", "faces", "--get", "teacher.train.lr"], capture_output=True, text=True,
+                           timeout=60)
+    assert faces.stdout.strip() == "0.002"
+    bad = subprocess.run([*cli, "--get", "nope.key"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "is not a config key" in bad.stderr

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from fedkd.data.embedded import load_digits, load_mnist_subset
@@ -42,13 +43,13 @@ def test_torchvision_without_files_asks_for_download(tmp_path):
 
 
 def test_client_data_has_paired_hr_and_lr_views():
-    from fedkd.config.compose import compose_config
-    from fedkd.config.validate import validate
+    from fedkd.app.experiment_config import load_federated
+    from fedkd.data.lowres import LowResolution
 
-    config = validate(compose_config(["dataset.num_identities=20", "dataset.images_per_identity=6",
-                                      "dataset.num_families=5",
-                                      "simulation.num_clients=3", "partition=iid", "lowres.size=16"]))
-    data = load_client_data(config, 1)
+    config = load_federated(["dataset.num_identities=20", "dataset.images_per_identity=6", "dataset.num_families=5",
+                             "simulation.num_clients=3", "partition=iid", "lowres.size=16"])
+    data = load_client_data(config.federation(), 1)
     assert data.train_x.shape[-1] == 16 and data.train_hr.shape[-1] == 64
     assert len(data.train_x) == len(data.train_hr) == len(data.train_y)
-    assert len(data.test_y) >= 1
+    torch.testing.assert_close(data.train_x, LowResolution(size=16)(data.train_hr))  # the LR view of the same faces
+    assert len(data.train_y) + len(data.test_y) == 40 and len(data.test_y) == 8  # a third of 120 faces, 20% test

@@ -17,7 +17,7 @@ import torch
 
 from fedkd.app.run_config import data_shape_from_context
 from fedkd.data.node_data import read_partition
-from fedkd.deploy.cli import deploy, main, write_user_config
+from fedkd.commands.deploy import deploy, main, write_user_config
 from fedkd.deploy.cluster import Layout, LocalCluster, processes_with_home
 from fedkd.errors import UserError
 
@@ -94,15 +94,14 @@ def test_ray_address_points_the_simulation_at_a_running_ray_cluster(monkeypatch)
     """simulation.ray_address reaches ray.init (through Flower's backend config); unset, Ray starts its own."""
     import flwr.simulation
 
+    from fedkd.app.experiment_config import load_federated
     from fedkd.app.simulation import run_in_simulation
-    from fedkd.config.compose import compose_config
-    from fedkd.config.validate import validate
 
     seen = []
     monkeypatch.setattr(flwr.simulation, "run_simulation", lambda **kw: seen.append(kw["backend_config"]["init_args"]))
     for address in ("127.0.0.1:6379", None):
         extra = [f"simulation.ray_address={address}"] if address else []
-        config = validate(compose_config(["dataset=digits", "lowres=none", "simulation.num_clients=3", *extra]))
+        config = load_federated(["dataset=digits", "lowres=none", "simulation.num_clients=3", *extra])
         with pytest.raises(RuntimeError, match="without finishing"):  # the stub runs no rounds
             run_in_simulation(config)
     assert seen[0]["address"] == "127.0.0.1:6379"

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 def _simulate(tmp_path, *overrides: str) -> tuple[object, list[dict]]:
     proc = subprocess.run(
-        [sys.executable, "-c", "from fedkd.launcher import main; main()", f"output.root={tmp_path}",
+        [sys.executable, "-c", "from fedkd.commands.sim import main; main()", f"output.root={tmp_path}",
          "simulation.num_clients=3", *overrides],
         capture_output=True, text=True, timeout=400,
     )

@@ -163,3 +163,14 @@ def test_gradient_reaches_the_student_only(name):
 def test_batch_coupling_is_declared():
     coupled = {name for name, make in ALL.items() if make().batch_coupled}
     assert coupled == {"cckd", "hybrid_order", "coupleface", "instance_relation", "relational_contrastive"}
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_the_terms_a_distiller_returns_are_the_ones_it_declares(name):
+    """clients.csv gets its columns from `terms`: a returned term that is not declared would have none."""
+    torch.manual_seed(3)
+    loss: FaceDistiller = ALL[name]()
+    assistant = Outputs(torch.randn(6, 2), torch.randn(6, 3))
+    terms = loss(Outputs(torch.randn(6, 2), torch.randn(6, 3)), Outputs(torch.randn(6, 2), torch.randn(6, 3)),
+                 torch.tensor([0, 0, 1, 1, 2, 2]), assistant)
+    assert terms and set(terms) <= set(type(loss).terms)

@@ -8,13 +8,12 @@ import re
 
 import pytest
 
+from fedkd.app.experiment_config import FederatedConfig, load_federated
 from fedkd.app.inprocess import run_in_process
-from fedkd.config.compose import compose_config
-from fedkd.config.validate import validate
 from fedkd.distill.cckd import CCKD
 from fedkd.distill.logit_feature_kd import LogitFeatureKD
 from fedkd.errors import UserError
-from fedkd.faces.face_rules import check_dp_compatible
+from fedkd.relations import check_dp_compatible
 
 FACES = ["dataset.num_identities=16", "dataset.images_per_identity=6", "dataset.resolution=32",
          "dataset.num_families=4", "lowres.size=8", "model=lr_student", "model.widths=[8,16]",
@@ -23,9 +22,9 @@ FACES = ["dataset.num_identities=16", "dataset.images_per_identity=6", "dataset.
          "num_rounds=2", "simulation.num_clients=3", "simulation.backend=inprocess", "train.local_epochs=1"]
 
 
-def face_config(*overrides: str) -> dict:
+def face_config(*overrides: str) -> FederatedConfig:
     base = [o for o in FACES if not (o.startswith("model.") and "model=small_cnn" in overrides)]
-    return validate(compose_config([*base, *overrides]))
+    return load_federated([*base, *overrides])
 
 
 @pytest.mark.parametrize(("strategy", "method"), [("fedavg", "feature_kd"), ("fedckd", "cckd"),
@@ -46,7 +45,7 @@ def test_face_students_train_as_clients_with_distillation_terms(tmp_path, strate
 
 @pytest.mark.parametrize(("override", "message"), [
     ("model=small_cnn", "model='small_cnn' is invalid; allowed: lr_student under workload=face_kd"),
-    ("face_method@workload.method=hinton_kd", "workload.method.distiller.lambda_logits=1.0 is invalid"),
+    ("face_method@workload.method=hinton_kd", "workload.method.distiller.lambda_logits=1 is invalid"),
     ("face_method@workload.method=bridge", "workload.method='bridge' is invalid"),
     ("lowres=none", "lowres='none' is invalid"),
     ("model.embedding_dim=64", "model.embedding_dim=64 is invalid; allowed: workload.teacher.embedding_dim=128"),

@@ -14,21 +14,19 @@ from flwr.app import RecordDict
 from helpers import check_clipping_at_noise, run_tiny
 from torch import nn
 
-from fedkd.config.compose import compose_config
-from fedkd.config.validate import validate
+from fedkd.app.experiment_config import load_federated
 from fedkd.distill import build_kd_loss
 from fedkd.distill.outputs import Outputs
 from fedkd.errors import UserError
 from fedkd.methods.base import frozen
 from fedkd.methods.fedckd import distillation_objective
-from fedkd.models.factory import build_model
 from fedkd.models.small_cnn import SmallCNN
 from fedkd.privacy.accounting import epsilon
 from fedkd.privacy.sample_level import ClientBudget, PrivateTraining, SampleDPSettings
 from fedkd.state.client_state import ClientState
-from fedkd.training.local import train_local
+from fedkd.training.local import TrainSettings, train_local
 
-TRAIN = {"local_epochs": 1, "batch_size": 8, "optimizer": "sgd", "lr": 0.05, "momentum": 0.0, "weight_decay": 0.0}
+TRAIN = TrainSettings(local_epochs=1, batch_size=8, optimizer="sgd", lr=0.05, momentum=0.0, weight_decay=0.0)
 TINY = ["dataset=digits", "lowres=none", "partition=iid", "simulation.num_clients=4", "simulation.backend=inprocess",
         "train.local_epochs=1", "strategy=fedckd"]
 
@@ -37,6 +35,10 @@ def settings(target: float | None = 4.0, sigma: float | None = None, planned: in
              bound: float = 1.0) -> SampleDPSettings:
     return SampleDPSettings(target_epsilon=target, noise_multiplier=sigma, delta=1e-5, max_grad_norm=bound,
                             accountant="rdp", grad_sample_mode=mode, planned_participations=planned)
+
+
+def client_budget(s: SampleDPSettings, state: ClientState, n: int, batch: int, epochs: int) -> ClientBudget:
+    return ClientBudget(s, s.planned_participations, state, n, batch, epochs)
 
 
 def problem(n: int = 32) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
@@ -61,7 +63,7 @@ def test_every_per_sample_gradient_is_clipped_before_noise(monkeypatch):
     bound = 0.05
     checked = check_clipping_at_noise(monkeypatch, bound)
     model, x, y = problem()
-    budget = ClientBudget(settings(target=None, sigma=1.0, bound=bound), ClientState(RecordDict()), len(y), 8, 1)
+    budget = client_budget(settings(target=None, sigma=1.0, bound=bound), ClientState(RecordDict()), len(y), 8, 1)
     steps = participate(model, x, y, budget, seed=0)
     assert len(checked) == steps == 4 and sum(checked) > 0  # every step checked; some gradients were clipped
 
@@ -85,7 +87,7 @@ def test_per_sample_gradients_of_the_distillation_objective_match_autograd(mode,
             terms |= extra(outputs, yb, torch.arange(len(yb)))
         return torch.stack(list(terms.values())).sum()
 
-    budget = ClientBudget(settings(target=None, sigma=1.0, mode=mode), ClientState(RecordDict()), 5, 5, 1)
+    budget = client_budget(settings(target=None, sigma=1.0, mode=mode), ClientState(RecordDict()), 5, 5, 1)
     expected = []
     for i in range(5):
         model.zero_grad()
@@ -103,7 +105,7 @@ def test_cumulative_epsilon_after_k_participations_is_the_accountants_for_k_time
     state = ClientState(RecordDict())
     seen = []
     for k in range(1, 4):
-        budget = ClientBudget(settings(target=None, sigma=1.2), state, len(y), 8, 1)  # a new round, the same state
+        budget = client_budget(settings(target=None, sigma=1.2), state, len(y), 8, 1)  # a new round, the same state
         steps = participate(model, x, y, budget, seed=k)
         assert steps == 4
         assert budget.epsilon() == pytest.approx(epsilon(1.2, 0.25, 4 * k, 1e-5, "rdp"))
@@ -114,17 +116,17 @@ def test_cumulative_epsilon_after_k_participations_is_the_accountants_for_k_time
 def test_the_accountant_survives_a_state_checkpoint(tmp_path):
     model, x, y = problem()
     state = ClientState(RecordDict())
-    budget = ClientBudget(settings(target=None, sigma=1.2), state, len(y), 8, 1)
+    budget = client_budget(settings(target=None, sigma=1.2), state, len(y), 8, 1)
     participate(model, x, y, budget, seed=0)
     state.save(tmp_path / "state.npz")
-    restored = ClientBudget(settings(target=None, sigma=1.2), ClientState.load(tmp_path / "state.npz"), len(y), 8, 1)
+    restored = client_budget(settings(target=None, sigma=1.2), ClientState.load(tmp_path / "state.npz"), len(y), 8, 1)
     assert restored.steps == 4 and restored.epsilon() == pytest.approx(budget.epsilon())
 
 
 @pytest.mark.parametrize(("target", "accountant"), [(1.0, "rdp"), (4.0, "prv"), (8.0, "rdp")])
 def test_the_noise_search_reaches_the_target_within_tolerance(target, accountant):
-    s = SampleDPSettings(target, None, 1e-5, 1.0, accountant, "hooks", planned_participations=5)
-    budget = ClientBudget(s, ClientState(RecordDict()), 100, 10, 2)  # q = 0.1, 5 × 2 × 10 = 100 planned steps
+    s = SampleDPSettings(target_epsilon=target, delta=1e-5, accountant=accountant, planned_participations=5)
+    budget = client_budget(s, ClientState(RecordDict()), 100, 10, 2)  # q = 0.1, 5 × 2 × 10 = 100 planned steps
     assert budget.record["planned_steps"] == 100
     spent = epsilon(budget.noise_multiplier, 0.1, 100, 1e-5, accountant)
     assert target - 0.01 <= spent <= target
@@ -136,7 +138,7 @@ def test_a_client_never_trains_past_its_budget_and_then_refuses():
     state = ClientState(RecordDict())
     total = 0
     for seed in range(50):
-        budget = ClientBudget(s, state, len(y), 8, 1)
+        budget = client_budget(s, state, len(y), 8, 1)
         if budget.exhausted():
             break
         total += participate(model, x, y, budget, seed)
@@ -150,8 +152,8 @@ def test_a_client_never_trains_past_its_budget_and_then_refuses():
 
 
 def test_dp_models_have_no_batchnorm():
-    config = validate(compose_config([*TINY, "privacy=sample"]))
-    model = build_model(config)
+    config = load_federated([*TINY, "privacy=sample"])
+    model = config.new_model((1, 8, 10))
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
     assert sum(isinstance(m, nn.GroupNorm) for m in model.modules()) == 4
 
@@ -162,12 +164,12 @@ def test_dp_models_have_no_batchnorm():
     (["privacy=sample", "privacy.accountant=gdp"], "privacy.accountant='gdp' is invalid; allowed: one of: rdp, prv"),
     (["privacy=sample", "privacy.noise_multiplier=0.1"], "privacy.noise_multiplier=0.1 is invalid; allowed: at least"),
     (["privacy=client", "strategy=fedper"], "strategy='fedper' is invalid"),
-    (["privacy=client", "privacy.clipping=adaptive"], "privacy.noise_multiplier=1.0 is invalid; allowed: below 2"),
+    (["privacy=client", "privacy.clipping=adaptive"], "privacy.noise_multiplier=1 is invalid; allowed: below 2"),
     (["privacy=client", "privacy.side=both"], "privacy.side='both' is invalid"),
 ])
 def test_bad_privacy_settings_are_refused(override, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace("[", r"\[")):
-        validate(compose_config([*TINY, *override]))
+        load_federated([*TINY, *override])
 
 
 def _run(tmp_path, *overrides: str) -> tuple[list[dict], list[dict], dict]:

@@ -11,9 +11,10 @@ import sys
 import pytest
 import yaml
 
-from fedkd.config.compose import compose_config
+import torch
+
 from fedkd.errors import UserError
-from private_gen.config_check import validate_gen
+from private_gen.config import GenConfig, load_generation
 from private_gen.experiment import resample, run_generation
 
 TINY = ["dataset=digits", "data.max_train=160", "generator.network.width=8", "generator.noise.num_levels=3",
@@ -25,12 +26,17 @@ MERF = ["dataset=digits", "data.max_train=160", "generator=dp_merf", "generator.
         "evaluation.evaluator_epochs=1", "evaluation.classifier_epochs=1", "evaluation.logreg_max_iter=20"]
 FACES = ["dataset=faces", "dataset.num_identities=6", "dataset.images_per_identity=8", "dataset.resolution=32",
          "data.resolution=16", *TINY[1:]]
-FILES = {"config.yaml", "history.jsonl", "metrics.json", "privacy.json", "summary.md", "samples.png", "samples.pt",
+FILES = {"config.yaml", "history.jsonl", "summary.json", "privacy.json", "summary.md", "samples.png", "samples.pt",
          "generator.pt"}
 
 
-def config(*overrides: str) -> dict:
-    return validate_gen(compose_config(list(overrides), config_name="gen"))
+def config(*overrides: str) -> GenConfig:
+    return load_generation(list(overrides))
+
+
+def generate(tmp_path, *overrides: str) -> tuple[object, dict]:
+    path = run_generation(config(*overrides), tmp_path)
+    return path, json.loads((path / "summary.json").read_text())
 
 
 @pytest.mark.parametrize("overrides", [
@@ -38,21 +44,29 @@ def config(*overrides: str) -> dict:
     [*TINY, "gen_privacy=projection_perturbation"], [*MERF], [*MERF, "gen_privacy=dp"], FACES,
 ], ids=["ssm-hmc", "ssm-dp", "ssm-langevin", "ssm-projection", "merf", "merf-dp", "faces-rgb-16px"])
 def test_every_mode_writes_a_complete_run_directory(overrides, tmp_path):
-    metrics = run_generation(config(*overrides), tmp_path / "run")
-    assert {p.name for p in (tmp_path / "run").iterdir()} == FILES
-    assert not (tmp_path / "run.incomplete").exists()
-    on_disk = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert on_disk["frechet_distance"] == pytest.approx(metrics["frechet_distance"]) and metrics["frechet_distance"] > 0
-    assert 0 <= metrics["cnn_accuracy"] <= 1 and 0 <= metrics["logreg_accuracy"] <= 1
-    privacy = json.loads((tmp_path / "run" / "privacy.json").read_text())
-    summary = (tmp_path / "run" / "summary.md").read_text()
+    run, metrics = generate(tmp_path, *overrides)
+    assert {p.name for p in run.iterdir()} == FILES
+    assert run.parent == tmp_path and not any(p.name.endswith(".incomplete") for p in tmp_path.iterdir())
+    assert metrics["frechet_distance"] > 0
+    faces = "dataset=faces" in overrides
+    # The held-out real split: 20% of the 1,797 digits or of the 48 faces; the private split: max_train=160 digits.
+    assert (metrics["train_images"], metrics["test_images"]) == ((38, 10) if faces else (160, 359))
+    for key in ("cnn_accuracy", "logreg_accuracy"):  # accuracies over exactly that split
+        correct = metrics[key] * metrics["test_images"]
+        assert correct == pytest.approx(round(correct), abs=1e-6)
+    samples = torch.load(run / "samples.pt", weights_only=True)
+    assert samples["images"].dtype == torch.uint8 and samples["images"].shape == ((40, 3, 16, 16) if faces
+                                                                                  else (40, 1, 8, 8))
+    assert torch.bincount(samples["labels"]).tolist() == ([7, 7, 7, 7, 6, 6] if faces else [4] * 10)
+    privacy = json.loads((run / "privacy.json").read_text())
+    summary = (run / "summary.md").read_text()
     if "gen_privacy=dp" in " ".join(overrides):
         assert 0 < privacy["epsilon"] <= 10.0 and privacy["delta"] == 1e-5 and privacy["accountant"] in ("rdp", "prv")
         assert "sample-level" in privacy["scope"] and "δ=1e-05" in summary
     elif "projection_perturbation" in " ".join(overrides):
         assert privacy["epsilon"] is None and privacy["guarantee"] == "not a formal DP guarantee"
         assert "not a formal DP guarantee" in summary
-        saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+        saved = yaml.safe_load((run / "config.yaml").read_text())
         assert saved["gen_privacy"]["guarantee"] == "not a formal DP guarantee"
     else:
         assert privacy["epsilon"] is None and privacy["mechanism"] == "none"
@@ -60,10 +74,11 @@ def test_every_mode_writes_a_complete_run_directory(overrides, tmp_path):
 
 @pytest.mark.parametrize(("overrides", "message"), [
     (["gen_privacy=dp", "gen_privacy.accountant=gdp"], "gen_privacy.accountant='gdp' is invalid"),
-    (["generator.noise.sigma_min=2.0"], "generator.noise.sigma_min=2.0 is invalid"),
+    (["generator.noise.sigma_min=2.0"], "generator.noise.sigma_min=2 is invalid; allowed: less than generator.noise.sigma_max=1"),
     (["generator=dp_merf", "gen_privacy=projection_perturbation"], "gen_privacy='projection_perturbation'"),
     (["gen_privacy=projection_perturbation", "gen_privacy.guarantee=(1,1)-DP"], "gen_privacy.guarantee="),
-    (["+generator.typo=1"], "generator.typo is not a known fedkd-gen config key"),
+    (["+generator.typo=1"], "generator.typo is not a known config key of generator=score_ssm"),
+    (["generator=dp_merf", "data.class_conditional=false"], "data.class_conditional=False is invalid; allowed: true"),
     (["data.resolution=100"], "data.resolution=100 is invalid"),
 ])
 def test_bad_values_are_refused_with_the_key_named(overrides, message):
@@ -72,7 +87,7 @@ def test_bad_values_are_refused_with_the_key_named(overrides, message):
 
 
 def test_cli_prints_one_line_and_exits_2_on_bad_input(tmp_path):
-    proc = subprocess.run([sys.executable, "-c", "from private_gen.cli import main; main()",
+    proc = subprocess.run([sys.executable, "-c", "from fedkd.commands.gen import main; main()",
                            "gen_privacy=dp", "gen_privacy.target_epsilon=-1", f"output.root={tmp_path}"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
@@ -82,8 +97,8 @@ def test_cli_prints_one_line_and_exits_2_on_bad_input(tmp_path):
 
 
 def test_resampling_a_run_with_langevin_reuses_the_trained_network(tmp_path):
-    first = run_generation(config(*TINY, "gen_privacy=dp"), tmp_path / "run")
-    again = resample(config(*TINY, "gen_privacy=dp", "sampler=langevin"), tmp_path / "run")
+    run, first = generate(tmp_path, *TINY, "gen_privacy=dp")
+    again = resample(config(*TINY, "gen_privacy=dp", "sampler=langevin"), run)
     assert again["privacy"] == first["privacy"] and again["train_seconds"] == first["train_seconds"]
     assert again["score_evaluations_per_sample"] == first["score_evaluations_per_sample"]
     assert again["frechet_distance"] != first["frechet_distance"]

@@ -15,9 +15,10 @@ from private_gen.dp_merf import FourierFeatures, class_embedding, release_embedd
 from private_gen.noise_levels import geometric_sigmas
 from private_gen.privacy import dp_sgd
 from private_gen.privacy.projection_perturbation import ProjectionPerturbation
+from private_gen.privacy.settings import NoGenPrivacy
 from private_gen.score_net import ScoreNet
-from private_gen.sliced_score import ProjectionStats
-from private_gen.training import SSMSettings
+from private_gen.sliced_score import ProjectionStats, SSMObjective
+from private_gen.training import ScoreTrainSettings
 
 CASES = [(0.01, 1.1, 1000), (0.05, 1.0, 1000), (0.2, 2.0, 300), (1.0, 5.0, 1)]
 
@@ -62,9 +63,15 @@ def tiny_problem(n: int = 48) -> tuple[ScoreNet, torch.Tensor, torch.Tensor]:
     return net, torch.rand(n, 1, 8, 8), torch.randint(2, (n,))
 
 
-def settings(epochs: int, multiplicity: int = 1) -> SSMSettings:
-    return SSMSettings(epochs=epochs, batch_size=16, lr=1e-3, ema_decay=0.9, num_projections=1,
-                       projection="gaussian", variance_reduced=True, noise_multiplicity=multiplicity)
+def settings(epochs: int, multiplicity: int = 1) -> tuple[ScoreTrainSettings, SSMObjective]:
+    return (ScoreTrainSettings(epochs=epochs, batch_size=16, lr=1e-3, ema_decay=0.9, progress=False),
+            SSMObjective(num_projections=1, projection="gaussian", variance_reduced=True,
+                         noise_multiplicity=multiplicity))
+
+
+def dp(target: float, sigma: float | None, bound: float = 1.0, accountant: str = "rdp") -> dp_sgd.GenDPSettings:
+    return dp_sgd.GenDPSettings(target_epsilon=target, delta=1e-5, accountant=accountant, noise_multiplier=sigma,
+                                max_grad_norm=bound)
 
 
 def test_every_per_sample_gradient_is_clipped_before_noise(monkeypatch):
@@ -73,17 +80,15 @@ def test_every_per_sample_gradient_is_clipped_before_noise(monkeypatch):
     bound = 0.05
     checked = check_clipping_at_noise(monkeypatch, bound)
     net, x, y = tiny_problem()
-    privacy = {"accountant": "rdp", "delta": 1e-5, "target_epsilon": 50.0, "noise_multiplier": 1.0,
-               "max_grad_norm": bound}
-    _, _, report = dp_sgd.train_ssm_dp_sgd(net, x, y, settings(1, multiplicity=2), privacy, seed=0)
+    privacy = dp(50.0, 1.0, bound, "rdp")
+    _, _, report = dp_sgd.train_ssm_dp_sgd(net, x, y, *settings(1, multiplicity=2), privacy, seed=0)
     assert len(checked) == report.steps == 3 and sum(checked) > 0  # some gradients were actually clipped
 
 
 def test_training_stops_at_the_target_epsilon():
     net, x, y = tiny_problem()
-    privacy = {"accountant": "rdp", "delta": 1e-5, "target_epsilon": 3.0, "noise_multiplier": 2.0,
-               "max_grad_norm": 1.0}
-    _, history, report = dp_sgd.train_ssm_dp_sgd(net, x, y, settings(epochs=200), privacy, seed=0)
+    privacy = dp(3.0, 2.0, 1.0, "rdp")
+    _, history, report = dp_sgd.train_ssm_dp_sgd(net, x, y, *settings(epochs=200), privacy, seed=0)
     q = 1 / 3  # Opacus' Poisson rate: 1 / ceil(48 / 16)
     assert report.sample_rate == pytest.approx(q)
     assert report.stopped_by_budget and report.steps < report.planned_steps == 600
@@ -95,17 +100,15 @@ def test_training_stops_at_the_target_epsilon():
 
 def test_a_budget_spent_by_the_first_step_is_refused():
     net, x, y = tiny_problem()
-    privacy = {"accountant": "rdp", "delta": 1e-5, "target_epsilon": 0.5, "noise_multiplier": 0.5,
-               "max_grad_norm": 1.0}
+    privacy = dp(0.5, 0.5, 1.0, "rdp")
     with pytest.raises(UserError, match=r"gen_privacy\.noise_multiplier=0\.5 spends"):
-        dp_sgd.train_ssm_dp_sgd(net, x, y, settings(epochs=1), privacy, seed=0)
+        dp_sgd.train_ssm_dp_sgd(net, x, y, *settings(epochs=1), privacy, seed=0)
 
 
 def test_noise_found_for_target_is_spent_over_the_planned_steps():
     net, x, y = tiny_problem()
-    privacy = {"accountant": "prv", "delta": 1e-5, "target_epsilon": 8.0, "noise_multiplier": None,
-               "max_grad_norm": 1.0}
-    _, _, report = dp_sgd.train_ssm_dp_sgd(net, x, y, settings(epochs=2), privacy, seed=0)
+    privacy = dp(8.0, None, 1.0, "prv")
+    _, _, report = dp_sgd.train_ssm_dp_sgd(net, x, y, *settings(epochs=2), privacy, seed=0)
     assert report.steps == report.planned_steps == 6 and not report.stopped_by_budget
     assert 7.9 <= report.epsilon <= 8.0
 
@@ -121,8 +124,8 @@ def test_fourier_features_have_unit_norm_so_one_record_moves_the_sum_by_one():
 def test_dp_merf_release_calibrates_noise_to_the_target():
     phi = FourierFeatures(16, 200, 2.0, torch.Generator().manual_seed(0))
     x, y = torch.rand(500, 1, 4, 4), torch.randint(3, (500,))
-    privacy = {"mechanism": "dp", "target_epsilon": 1.0, "delta": 1e-5, "accountant": "rdp", "noise_multiplier": None}
-    clean, _ = release_embedding(phi, x, y, 3, {"mechanism": "none"}, torch.Generator().manual_seed(1))
+    privacy = dp(1.0, None)
+    clean, _ = release_embedding(phi, x, y, 3, NoGenPrivacy(), torch.Generator().manual_seed(1))
     noisy, record = release_embedding(phi, x, y, 3, privacy, torch.Generator().manual_seed(1))
     assert 0.99 <= record["epsilon"] <= 1.0 and record["delta"] == 1e-5 and record["accountant"] == "rdp"
     residual = (noisy - clean) * 500 / record["noise_multiplier"]

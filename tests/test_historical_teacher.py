@@ -8,9 +8,8 @@ import itertools
 import pytest
 import torch
 
+from fedkd.app.experiment_config import load_federated
 from fedkd.app.inprocess import run_in_process
-from fedkd.config.compose import compose_config
-from fedkd.config.validate import validate
 from fedkd.methods import fedckd
 from fedkd.methods.fedckd import HISTORICAL_MODEL, FedCKDClient
 
@@ -32,10 +31,10 @@ def test_historical_model_is_the_one_stored_last_participation(tmp_path, monkeyp
         return weights, metrics
 
     monkeypatch.setattr(fedckd.FedCKDClient, "fit", spying_fit)
-    config = validate(compose_config([
+    config = load_federated([
         "dataset=digits", "lowres=none", "partition=iid", "strategy=fedckd", "num_rounds=6",
         "simulation.num_clients=4", "simulation.fraction_train=0.5", "simulation.backend=inprocess",
-        "simulation.evaluate_every=6", "train.local_epochs=1", f"simulation.state_precision={precision}"]))
+        "simulation.evaluate_every=6", "train.local_epochs=1", f"simulation.state_precision={precision}"])
     run_in_process(config, output_root=tmp_path)
 
     dtype = torch.float16 if precision == "float16" else torch.float32

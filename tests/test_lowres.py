@@ -1,7 +1,9 @@
 import pytest
 import torch
 
+from fedkd.config.check import check_rules
 from fedkd.data.lowres import LowResolution
+from fedkd.errors import UserError
 
 
 @pytest.mark.parametrize("size", [8, 12, 16, 24, 32])
@@ -34,6 +36,6 @@ def test_blur_and_noise():
     assert 0.08 < (noisy - x).std() < 0.12
 
 
-def test_unknown_kernel_rejected():
-    with pytest.raises(ValueError, match="kernel"):
-        LowResolution(kernel="lanczos")
+def test_unknown_kernel_rejected_by_the_settings_rules():
+    with pytest.raises(UserError, match="lowres.kernel='lanczos' is invalid; allowed: one of: area, bilinear"):
+        check_rules(LowResolution(kernel="lanczos"), "lowres.")

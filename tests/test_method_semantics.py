@@ -6,17 +6,18 @@ import pytest
 import torch
 from flwr.app import RecordDict
 
-from fedkd.config.compose import compose_config
-from fedkd.config.validate import validate
+from fedkd.app.experiment_config import load_federated
 from fedkd.data.federated import ClientData
-from fedkd.methods import RoundInput, build_method
+from fedkd.methods.base import LocalMethod, RoundInput
 from fedkd.methods.fedckd import HISTORICAL_MODEL
 from fedkd.models.small_cnn import SmallCNN
 from fedkd.state.client_state import ClientState
 
 
-def _config(*overrides: str) -> dict:
-    return validate(compose_config(["dataset=digits", "lowres=none", "train.local_epochs=1", *overrides]))
+def build_method(*overrides: str) -> LocalMethod:
+    """The client side of the configured method, built as the ClientApp builds it."""
+    config = load_federated(["dataset=digits", "lowres=none", "train.local_epochs=1", *overrides])
+    return config.method().client(config.strategy, config.train, config.simulation.state_precision == "float16")
 
 
 def _round_input(state: ClientState, server_round: int = 1) -> RoundInput:
@@ -38,7 +39,7 @@ def _round_input(state: ClientState, server_round: int = 1) -> RoundInput:
     ],
 )
 def test_fedckd_teachers_per_participation(overrides, first, later):
-    method = build_method(_config("strategy=fedckd", *overrides))
+    method = build_method("strategy=fedckd", *overrides)
     state = ClientState(RecordDict())
     assert set(method.teachers(_round_input(state), state.get_model(HISTORICAL_MODEL))) == first
     method.fit(_round_input(state))
@@ -48,8 +49,8 @@ def test_fedckd_teachers_per_participation(overrides, first, later):
 
 
 def test_fedckd_student_init_historical_starts_from_the_stored_model():
-    method = build_method(_config("strategy=fedckd", "strategy.student_init=historical",
-                                  "simulation.state_precision=float32", "train.lr=1e-9"))
+    method = build_method("strategy=fedckd", "strategy.student_init=historical", "simulation.state_precision=float32",
+                          "train.lr=1e-9")
     state = ClientState(RecordDict())
     stored = {k: v + 1.0 if v.is_floating_point() else v for k, v in _round_input(state).global_weights.items()}
     state.put_model(HISTORICAL_MODEL, stored)
@@ -59,7 +60,7 @@ def test_fedckd_student_init_historical_starts_from_the_stored_model():
 
 
 def test_local_only_keeps_the_server_model_and_trains_its_own():
-    method = build_method(_config("strategy=local", "simulation.state_precision=float32"))
+    method = build_method("strategy=local", "simulation.state_precision=float32")
     state = ClientState(RecordDict())
     round_input = _round_input(state)
     sent, _ = method.fit(round_input)
@@ -69,7 +70,7 @@ def test_local_only_keeps_the_server_model_and_trains_its_own():
 
 
 def test_fedper_sends_body_only_and_keeps_its_head():
-    method = build_method(_config("strategy=fedper", "simulation.state_precision=float32"))
+    method = build_method("strategy=fedper", "simulation.state_precision=float32")
     state = ClientState(RecordDict())
     sent, _ = method.fit(_round_input(state))
     assert sent and not any(k.startswith("head.") for k in sent)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fedkd.plots.cli import main
+from fedkd.commands.plot import main
 
 BASE = {"dataset": {"name": "digits"}, "num_rounds": 5}
 
@@ -37,7 +37,7 @@ def generator_run(root: Path, name: str, privacy: dict, accuracy: float) -> None
     config = {"generator": {"name": "score_ssm"}, "sampler": {"name": "hmc"}, "seed": 0,
               "gen_privacy": {"name": name}}
     (path / "config.yaml").write_text(yaml.safe_dump(config))
-    (path / "metrics.json").write_text(json.dumps({"cnn_accuracy": accuracy, "frechet_distance": 10.0,
+    (path / "summary.json").write_text(json.dumps({"cnn_accuracy": accuracy, "frechet_distance": 10.0,
                                                    "privacy": privacy}))
 
 

@@ -8,11 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from fedkd.config.compose import compose_config
-from fedkd.config.validate import validate
+from fedkd.app.experiment_config import load_federated
+from fedkd.commands.site_data import main
 from fedkd.data.federated import prepare_federation
 from fedkd.data.node_data import read_partition
-from fedkd.deploy.site_cli import main
 from fedkd.errors import UserError
 
 RUN = ["dataset.resolution=16", "dataset.grayscale=true", "lowres.size=8", "simulation.num_clients=2",
@@ -68,6 +67,6 @@ def test_site_errors_are_one_line(tmp_path, capsys):
 def test_a_missing_image_root_is_reported_when_the_data_is_loaded(tmp_path):
     """The config does not require dataset.root to exist (servers and SuperNodes holding partition files
     never read it); loading it does."""
-    config = validate(compose_config(["dataset=imagefolder", "dataset.root=/no/such/dir", *RUN]))
+    config = load_federated(["dataset=imagefolder", "dataset.root=/no/such/dir", *RUN])
     with pytest.raises(UserError, match=r"dataset\.root='/no/such/dir' is not a folder"):
-        prepare_federation(config)
+        prepare_federation(config.federation())

@@ -9,8 +9,8 @@ import torch
 from private_gen.noise_levels import geometric_sigmas
 from private_gen.per_sample_grads import per_sample_grads
 from private_gen.score_net import ScoreNet
-from private_gen.sliced_score import annealed_ssm_loss, draw_batch, draw_projections
-from private_gen.training import SSMSettings, train_ssm
+from private_gen.sliced_score import SSMObjective, annealed_ssm_loss, draw_batch, draw_projections
+from private_gen.training import ScoreTrainSettings, train_ssm
 
 
 def tiny_net(num_classes: int = 3, levels: int = 4, **kw) -> ScoreNet:
@@ -79,9 +79,9 @@ def test_trained_network_recovers_the_gaussian_score():
     std = torch.linspace(0.2, 0.6, 16).view(d_shape)
     x = mu + std * torch.randn(2048, *d_shape)
     net = ScoreNet(1, geometric_sigmas(0.5, 0.1, 2), width=8, num_classes=0, groups=4, residual_enhancement=False)
-    settings = SSMSettings(epochs=6, batch_size=64, lr=3e-3, ema_decay=0.9, num_projections=1,
-                           projection="rademacher", variance_reduced=True)
-    model, history = train_ssm(net, x, torch.zeros(len(x), dtype=torch.long), settings, seed=0)
+    train = ScoreTrainSettings(epochs=6, batch_size=64, lr=3e-3, ema_decay=0.9, progress=False)
+    objective = SSMObjective(num_projections=1, projection="rademacher", variance_reduced=True)
+    model, history = train_ssm(net, x, torch.zeros(len(x), dtype=torch.long), train, objective, seed=0)
     assert history[-1]["loss"] < history[0]["loss"]
     with torch.no_grad():
         for level, sigma in enumerate(model.sigmas.tolist()):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import typing
+import json
 from typing import Any
 
 import yaml
@@ -34,10 +34,8 @@ def describe(settings: Any, prefix: str = "") -> list[tuple[str, str, str, str]]
         if dataclasses.is_dataclass(value):
             rows += describe(value, f"{key}.")
             continue
-        hint = typing.get_type_hints(type(settings)).get(field.name)
-        text = allowed(type(settings), field.name) if hint is not None else ""
-        rows.append((key, yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("..."),
-                     text, help_of(field)))
+        shown = value if isinstance(value, str) else json.dumps(value)
+        rows.append((key, shown, allowed(type(settings), field.name), help_of(field)))
     return rows
 
 
