@@ -26,14 +26,13 @@ def rss_bytes() -> int:
 def measure(clients: int, precision: str, overrides: list[str]) -> dict[str, float]:
     from flwr.app import RecordDict
 
-    from fedkd.config.compose import compose_config
-    from fedkd.config.validate import validate
+    from fedkd.app.experiment_config import load_federated
+    from fedkd.data.federated import data_shape
     from fedkd.methods.fedckd import HISTORICAL_MODEL
-    from fedkd.models.factory import build_model
     from fedkd.state.client_state import ClientState
 
-    config = validate(compose_config(overrides))
-    model = build_model(config)
+    config = load_federated(overrides)
+    model = config.new_model(data_shape(config.federation()))
     weights = model.state_dict()
     before = rss_bytes()
     states = []

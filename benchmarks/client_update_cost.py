@@ -17,12 +17,14 @@ import time
 import torch
 from flwr.app import RecordDict
 
-from fedkd.config.compose import compose_config
-from fedkd.config.validate import STRATEGIES, validate
-from fedkd.data.federated import load_client_data
-from fedkd.methods import RoundInput, build_method
-from fedkd.models.factory import build_model
+from fedkd.app.experiment_config import load_federated
+from fedkd.data.federated import data_shape, load_client_data
+from fedkd.methods.base import RoundInput
+from fedkd.methods.registry import METHODS
+from fedkd.protocol.instructions import PROXIMAL_MU
 from fedkd.state.client_state import ClientState
+
+STRATEGIES = METHODS.names()
 
 
 def main() -> None:
@@ -31,12 +33,13 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    configs = {name: validate(compose_config([f"strategy={name}", *args.overrides])) for name in STRATEGIES}
+    configs = {name: load_federated([f"strategy={name}", *args.overrides]) for name in STRATEGIES}
     base = configs["fedavg"]
-    data = load_client_data(base, 0)
+    data = load_client_data(base.federation(), 0)
+    shape = data_shape(base.federation())
 
     def new_model() -> torch.nn.Module:
-        return build_model(base)
+        return base.new_model(shape)
 
     torch.manual_seed(0)
     global_weights = new_model().state_dict()
@@ -44,19 +47,19 @@ def main() -> None:
 
     def round_input(name: str, server_round: int) -> RoundInput:
         return RoundInput(global_weights, data, states[name], server_round, server_round, new_model,
-                          {"proximal-mu": configs["fedprox"]["strategy"]["proximal_mu"]})
+                          {PROXIMAL_MU: configs["fedprox"].strategy.proximal_mu})
 
     for name in STRATEGIES:  # first participation: fills each method's state
-        build_method(configs[name]).fit(round_input(name, 1))
+        configs[name].local_method().fit(round_input(name, 1))
     times: dict[str, list[float]] = {name: [] for name in STRATEGIES}
     for repeat in range(args.repeats):
         for name in STRATEGIES:
-            method = build_method(configs[name])
+            method = configs[name].local_method()
             start = time.perf_counter()
             method.fit(round_input(name, 2 + repeat))
             times[name].append(time.perf_counter() - start)
-    print(f"dataset={base['dataset']['name']} client 0: {len(data.train_y)} train samples, "
-          f"local_epochs={base['train']['local_epochs']}, batch {base['train']['batch_size']}, "
+    print(f"dataset={base.dataset.name} client 0: {len(data.train_y)} train samples, "
+          f"local_epochs={base.train.local_epochs}, batch {base.train.batch_size}, "
           f"1 thread, median of {args.repeats}")
     print("| method | seconds per update | ratio to FedAvg |")
     print("|---|---:|---:|")

@@ -27,34 +27,32 @@ from opacus.optimizers import DPOptimizerFastGradientClipping
 from opacus.utils.fast_gradient_clipping_utils import DPLossFastGradientClipping
 from torch import nn
 
-from fedkd.config.compose import compose_config
-from fedkd.config.validate import validate
-from fedkd.data.federated import load_client_data
-from fedkd.methods import RoundInput, build_method
-from fedkd.models.factory import build_model
+from fedkd.app.experiment_config import FederatedConfig, load_federated
+from fedkd.data.federated import data_shape, load_client_data
+from fedkd.methods.base import RoundInput
 from fedkd.privacy.sample_level import GRAD_SAMPLE_MODES, ClientBudget, PrivateTraining, SampleDPSettings
 from fedkd.state.client_state import ClientState
 from fedkd.training.local import make_optimizer
 
 
-def ghost_update(config: dict, weights: dict, data) -> Callable[[int], None]:
+def ghost_update(config: FederatedConfig, weights: dict, data, shape) -> Callable[[int], None]:
     """One FedAvg client update (CE only) with Opacus ghost clipping on the same Poisson batches."""
-    n, batch = len(data.train_y), config["train"]["batch_size"]
+    n, batch = len(data.train_y), config.train.batch_size
     steps_per_epoch = -(-n // batch)
     q = 1.0 / steps_per_epoch
 
     def run(seed: int) -> None:
-        model = build_model(config)
+        model = config.new_model(shape)
         model.load_state_dict(weights)
         model.train()
         hooks = GradSampleModuleFastGradientClipping(model, max_grad_norm=1.0, use_ghost_clipping=True,
                                                      loss_reduction="mean")
-        opt = DPOptimizerFastGradientClipping(make_optimizer(model.parameters(), config["train"]),
+        opt = DPOptimizerFastGradientClipping(make_optimizer(model.parameters(), config.train),
                                               noise_multiplier=1.0, max_grad_norm=1.0,
                                               expected_batch_size=round(n * q), loss_reduction="mean")
         criterion = DPLossFastGradientClipping(hooks, opt, nn.CrossEntropyLoss(reduction="mean"), "mean")
         gen = torch.Generator().manual_seed(seed)
-        for _ in range(config["train"]["local_epochs"] * steps_per_epoch):
+        for _ in range(config.train.local_epochs * steps_per_epoch):
             rows = torch.arange(n)[torch.rand(n, generator=gen) < q]
             if len(rows) == 0:
                 continue
@@ -75,24 +73,27 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     common = [f"strategy={args.strategy}", *args.overrides]
-    plain = validate(compose_config(common))
-    private = {mode: validate(compose_config([*common, "privacy=sample", "privacy.target_epsilon=null",
-                                              "privacy.noise_multiplier=1.0", f"privacy.grad_sample_mode={mode}"]))
+    plain = load_federated(common)
+    private = {mode: load_federated([*common, "privacy=sample", "privacy.target_epsilon=null",
+                                     "privacy.noise_multiplier=1.0", f"privacy.grad_sample_mode={mode}"])
                for mode in GRAD_SAMPLE_MODES}
     groupnorm = next(iter(private.values()))
-    data = load_client_data(plain, 0)
+    data = load_client_data(plain.federation(), 0)
+    shape = data_shape(plain.federation())
     torch.manual_seed(0)
-    weights = {"batchnorm": build_model(plain).state_dict(), "groupnorm": build_model(groupnorm).state_dict()}
+    weights = {"batchnorm": plain.new_model(shape).state_dict(), "groupnorm": groupnorm.new_model(shape).state_dict()}
 
-    def update(config: dict, norm: str, dp: bool) -> Callable[[int], None]:
+    def update(config: FederatedConfig, norm: str, dp: bool) -> Callable[[int], None]:
         state = ClientState(RecordDict())
-        method = build_method(config)
+        method = config.local_method()
 
         def run(seed: int) -> None:
-            round_input = RoundInput(weights[norm], data, state, seed, seed, lambda: build_model(config), {})
+            round_input = RoundInput(weights[norm], data, state, seed, seed, lambda: config.new_model(shape), {})
             if dp:
-                budget = ClientBudget(SampleDPSettings.from_config(config), state, len(data.train_y),
-                                      config["train"]["batch_size"], method.epochs_per_participation())
+                assert isinstance(config.privacy, SampleDPSettings)
+                planned = config.privacy.planned(config.num_rounds, config.simulation.fraction_train)
+                budget = ClientBudget(config.privacy, planned, state, len(data.train_y), config.train.batch_size,
+                                      method.epochs_per_participation())
                 round_input.private = PrivateTraining(budget, seed)
             method.fit(round_input)
 
@@ -102,7 +103,8 @@ def main() -> None:
                 "no DP, BatchNorm (non-private default)": update(plain, "batchnorm", dp=False)}
     variants |= {f"DP-SGD, {mode}": update(config, "groupnorm", dp=True) for mode, config in private.items()}
     if args.strategy == "fedavg":
-        variants["DP-SGD, ghost clipping (CE only, Opacus)"] = ghost_update(groupnorm, weights["groupnorm"], data)
+        variants["DP-SGD, ghost clipping (CE only, Opacus)"] = ghost_update(groupnorm, weights["groupnorm"], data,
+                                                                            shape)
     for run in variants.values():  # warm-up: first calls pay for imports and allocations
         run(0)
     times: dict[str, list[float]] = {name: [] for name in variants}
@@ -111,9 +113,9 @@ def main() -> None:
             start = time.perf_counter()
             run(1 + repeat)
             times[name].append(time.perf_counter() - start)
-    print(f"dataset={plain['dataset']['name']} model={plain['model']['name']} strategy={args.strategy}, client 0: "
-          f"{len(data.train_y)} train samples, local_epochs={plain['train']['local_epochs']}, "
-          f"batch {plain['train']['batch_size']}, {args.threads} thread(s), median of {args.repeats}")
+    print(f"dataset={plain.dataset.name} model={plain.model.name} strategy={args.strategy}, client 0: "
+          f"{len(data.train_y)} train samples, local_epochs={plain.train.local_epochs}, "
+          f"batch {plain.train.batch_size}, {args.threads} thread(s), median of {args.repeats}")
     reference = statistics.median(times["no DP, GroupNorm (reference)"])
     print("| update | median s | × no-DP GroupNorm |\n|---|---:|---:|")
     for name, values in times.items():

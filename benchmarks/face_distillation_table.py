@@ -33,16 +33,14 @@ METRICS = ("verification_accuracy", "verification_tar@far=0.001", "rank1", "cros
 def _run(method: str, size: int, seed: int, extra: list[str], threads: int) -> dict[str, Any]:
     import torch
 
-    from fedkd.config.compose import compose_config
-    from fedkd.faces.config_check import validate_faces
-    from fedkd.faces.experiment import run_face_experiment
+    from fedkd.face_experiment.config import load_faces
+    from fedkd.face_experiment.experiment import run_faces
 
     torch.set_num_threads(threads)
     overrides = [f"face_method={method}", f"lowres.size={size}", f"seed={seed}", "teacher.train.progress=false",
                  "student.train.progress=false", *extra]
-    config = validate_faces(compose_config(overrides, config_name="faces"))
-    out = ROOT / "results" / "faces" / "bench" / f"{method}-lr{size}-s{seed}"
-    return run_face_experiment(config, out) | {"method": method, "size": size, "seed": seed}
+    path = run_faces(load_faces(overrides), ROOT / "results" / "faces" / "bench")
+    return json.loads((path / "summary.json").read_text()) | {"method": method, "size": size, "seed": seed}
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:

@@ -24,8 +24,8 @@ import warnings
 import torch
 from torch import nn
 
-from fedkd.faces.student_net import LRStudent, size_megabytes
-from fedkd.faces.teacher_net import ResNetFace
+from fedkd.models.face_resnet import ResNetFace
+from fedkd.models.lr_student import LRStudent, size_megabytes
 
 
 class EmbeddingOnly(nn.Module):

@@ -66,13 +66,12 @@ def one_run(job: dict[str, Any]) -> dict[str, Any]:
     """Compose, validate and run one job in this (worker) process; returns its final metrics."""
     import torch
 
+    from fedkd.app.experiment_config import load_federated
     from fedkd.app.inprocess import run_in_process
-    from fedkd.config.compose import compose_config
-    from fedkd.config.validate import validate
 
     torch.set_num_threads(1)
     out = Path(job["out"])
-    config = validate(compose_config(job["overrides"]))
+    config = load_federated(job["overrides"])
     with open(out / "logs" / f"{job['key']}.log", "w") as log, contextlib.redirect_stderr(log):
         path = run_in_process(config, output_root=out / "runs")
     summary = json.loads((path / "summary.json").read_text())

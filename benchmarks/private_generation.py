@@ -49,30 +49,35 @@ def _run(dataset: str, row: str, extra: list[str], dp_extra: list[str], threads:
          resample_only: bool) -> list[dict[str, Any]]:
     import torch
 
-    from fedkd.config.compose import compose_config
-    from private_gen.config_check import validate_gen
-    from private_gen.data import load_generation_data
-    from private_gen.experiment import evaluate, resample, run_generation
+    from fedkd.paths import expand
+    from private_gen.config import load_generation
+    from private_gen.evaluation import evaluate
+    from private_gen.experiment import load_data, resample, run_generation
 
     torch.set_num_threads(threads)
     overrides = [f"dataset={dataset}", *COMMON, *ROWS[row], *extra]
     if "gen_privacy=dp" in overrides and not row.startswith("dp-merf"):
         overrides += dp_extra
-    config = validate_gen(compose_config(overrides, config_name="gen"))
-    out = ROOT / "results" / "gen" / "bench" / dataset / _slug(row)
-    base = {"dataset": dataset, "row": row, "samples": config["evaluation"]["num_samples"]}
+    config = load_generation(overrides)
+    out = ROOT / "results" / "gen" / "bench" / dataset / _slug(row)  # this row's run directories
+    base = {"dataset": dataset, "row": row, "samples": config.evaluation.num_samples}
     if row == "real":
-        data = load_generation_data(config["dataset"], config["data"], config["data_cache"])
+        data = load_data(config)
         # a random subset: some sources (the MNIST subset) are stored sorted by class
         pick = torch.randperm(len(data.train_x), generator=torch.Generator().manual_seed(0))
-        pick = pick[: config["evaluation"]["num_samples"]]
-        return [base | evaluate(config, data, data.train_x[pick], data.train_y[pick])]
-    trained = (out / "generator.pt").exists() and not row.startswith("dp-merf")
-    metrics = resample(config, out) if resample_only and trained else run_generation(config, out)
+        pick = pick[: config.evaluation.num_samples]
+        return [base | evaluate(config.evaluation, data, data.train_x[pick], data.train_y[pick],
+                                config.data.class_conditional, config.seed, expand(config.data_cache))]
+    finished = sorted(p for p in out.glob("*") if (p / "generator.pt").is_file() and (p / "summary.json").is_file())
+    if resample_only and finished and not row.startswith("dp-merf"):
+        run, metrics = finished[-1], resample(config, finished[-1])
+    else:
+        run = run_generation(config, out)
+        metrics = json.loads((run / "summary.json").read_text())
     results = [base | metrics]
     if row in LANGEVIN_OF:
-        langevin = validate_gen(compose_config([*overrides, "sampler=langevin"], config_name="gen"))
-        results.append(base | {"row": row.replace("ssm-hmc", "ssm-langevin")} | resample(langevin, out))
+        langevin = load_generation([*overrides, "sampler=langevin"])
+        results.append(base | {"row": row.replace("ssm-hmc", "ssm-langevin")} | resample(langevin, run))
     return results
 
 

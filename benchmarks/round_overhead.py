@@ -16,30 +16,28 @@ import tempfile
 import time
 from pathlib import Path
 
+from fedkd.app.experiment_config import FederatedConfig, load_federated
 from fedkd.app.simulation import run_in_simulation
-from fedkd.config.compose import compose_config
-from fedkd.config.validate import validate
-from fedkd.data.federated import load_client_data
-from fedkd.models.factory import build_model
+from fedkd.data.federated import data_shape, load_client_data
 from fedkd.training.local import train_local
 
 
-def time_client_update(config: dict, repeats: int = 5) -> float:
+def time_client_update(config: FederatedConfig, repeats: int = 5) -> float:
     import torch
 
-    torch.set_num_threads(int(config["simulation"]["client_cpus"]))
-    data = load_client_data(config, 0)
+    torch.set_num_threads(int(config.simulation.client_cpus))
+    data = load_client_data(config.federation(), 0)
     times = []
     for r in range(repeats):
-        model = build_model(config)
+        model = config.new_model(data_shape(config.federation()))
         start = time.perf_counter()
-        train_local(model, data.train_x, data.train_y, config["train"], seed=r)
+        train_local(model, data.train_x, data.train_y, config.train, seed=r)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
 def main() -> None:
-    config = validate(compose_config(["num_rounds=8", *sys.argv[1:]]))
+    config = load_federated(["num_rounds=8", *sys.argv[1:]])
     update = time_client_update(config)
     with tempfile.TemporaryDirectory() as tmp:
         run = run_in_simulation(config, output_root=Path(tmp))
@@ -47,15 +45,14 @@ def main() -> None:
             rounds = list(csv.DictReader(fh))
         with open(run / "clients.csv") as fh:
             clients = list(csv.DictReader(fh))
-    workers = min(config["simulation"]["num_clients"],
-                  max(1, int((os.cpu_count() or 1) // config["simulation"]["client_cpus"])))
+    workers = min(config.simulation.num_clients, max(1, int((os.cpu_count() or 1) // config.simulation.client_cpus)))
     steady = [r for r in rounds if int(r["round"]) > 1]  # round 1 includes Ray worker start-up
     round_s = statistics.mean(float(r["seconds"]) for r in steady)
     busy = statistics.mean(
         sum(float(c["seconds"]) for c in clients if c["round"] == r["round"]) / workers for r in steady)
-    print(f"config: dataset={config['dataset']['name']} clients={config['simulation']['num_clients']} "
-          f"lowres={config['lowres']['size'] if config['lowres']['enabled'] else 'off'} "
-          f"local_epochs={config['train']['local_epochs']} workers={workers}")
+    print(f"config: dataset={config.dataset.name} clients={config.simulation.num_clients} "
+          f"lowres={config.lowres.size if config.lowres.enabled else 'off'} "
+          f"local_epochs={config.train.local_epochs} workers={workers}")
     print(f"one client update (train only, in-process, median of 5): {update:.3f} s")
     print(f"round 1 (includes Ray worker start-up): {float(rounds[0]['seconds']):.2f} s")
     print(f"steady round (rounds 2-{len(rounds)}, train + evaluate): {round_s:.2f} s")

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The `data_cache` default of every command: $FEDKD_CACHE_DIR, else ~/.cache/fedkd (an OmegaConf interpolation).
+DATA_CACHE = "${oc.env:FEDKD_CACHE_DIR,'~/.cache/fedkd'}"
 
 
 def config_dir() -> Path:

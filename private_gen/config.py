@@ -11,6 +11,7 @@ from fedkd.config.fields import NOT_EMPTY, at_least, setting
 from fedkd.config.schema import ExperimentSchema
 from fedkd.data.dataset_settings import DatasetSettings
 from fedkd.data.sources import DATASETS
+from fedkd.paths import DATA_CACHE
 from fedkd.relations import check_generation
 from fedkd.results.run_dir import OutputSettings
 from private_gen.data import GenDataSettings
@@ -20,8 +21,6 @@ from private_gen.generators import GENERATORS
 from private_gen.privacy.registry import GEN_PRIVACY
 from private_gen.privacy.settings import GenPrivacySettings
 from private_gen.samplers import SAMPLERS, SamplerSettings
-
-DATA_CACHE = "${oc.env:FEDKD_CACHE_DIR,'~/.cache/fedkd'}"
 
 
 @dataclass

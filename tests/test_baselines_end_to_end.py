@@ -27,7 +27,7 @@ def test_each_method_runs_two_rounds(tmp_path, strategy):
     first = rounds[0]
     # Half the clients trained in round 1; all four were evaluated; the other two are "unseen".
     assert (first["clients_trained"], first["clients_evaluated"], first["clients_unseen"]) == ("2", "4", "2")
-    assert float(rounds[1]["personal_accuracy_client_mean"]) > 0.3  # every method learns: 0.58-0.94 measured, chance 0.1
+    assert float(rounds[1]["personal_accuracy_client_mean"]) > 0.3  # every method learns: 0.58-0.94 seen, chance 0.1
     assert first["personal_accuracy_unseen"] != ""
     entry = METHODS[strategy]
     declared = [f"{prefix}{key}" for prefix in ("", *entry.passes)

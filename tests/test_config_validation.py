@@ -69,16 +69,16 @@ def test_launcher_rejects_bad_sweep_value_before_any_job(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_config_cli_get_describe_and_error():
-    cli = [sys.executable, "-m", "fedkd.commands.config_cli"]
-    ok = subprocess.run([*cli, "--get", "simulation.num_clients", "simulation.num_clients=7"],
-                        capture_output=True, text=True, timeout=60)
-    assert ok.stdout.strip() == "7"
-    described = subprocess.run([*cli, "--describe", "strategy=fedckd"], capture_output=True, text=True, timeout=60)
+def test_config_cli_get_describe_and_error(capsys):
+    from fedkd.commands.config_cli import main
+
+    main(["--get", "simulation.num_clients", "simulation.num_clients=7"])
+    assert capsys.readouterr().out.strip() == "7"
+    main(["--describe", "strategy=fedckd"])
     assert "strategy.lambda_global = 1.0    # a number >= 0; weight of KD from the last global model" in \
-        described.stdout.splitlines()
-    faces = subprocess.run([*cli, "--command", "faces", "--get", "teacher.train.lr"], capture_output=True, text=True,
-                           timeout=60)
-    assert faces.stdout.strip() == "0.002"
-    bad = subprocess.run([*cli, "--get", "nope.key"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "is not a config key" in bad.stderr
+        capsys.readouterr().out.splitlines()
+    main(["--command", "faces", "--get", "teacher.train.lr"])
+    assert capsys.readouterr().out.strip() == "0.002"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--get", "nope.key"])
+    assert exit_info.value.code == 2 and "is not a config key" in capsys.readouterr().err

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from fedkd.app.run_config import data_shape_from_context
-from fedkd.data.node_data import read_partition
 from fedkd.commands.deploy import deploy, main, write_user_config
+from fedkd.data.node_data import read_partition
 from fedkd.deploy.cluster import Layout, LocalCluster, processes_with_home
 from fedkd.errors import UserError
 

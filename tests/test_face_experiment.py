@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import torch
 from hydra.utils import get_class
 

@@ -9,9 +9,8 @@ import subprocess
 import sys
 
 import pytest
-import yaml
-
 import torch
+import yaml
 
 from fedkd.errors import UserError
 from private_gen.config import GenConfig, load_generation
@@ -74,7 +73,8 @@ def test_every_mode_writes_a_complete_run_directory(overrides, tmp_path):
 
 @pytest.mark.parametrize(("overrides", "message"), [
     (["gen_privacy=dp", "gen_privacy.accountant=gdp"], "gen_privacy.accountant='gdp' is invalid"),
-    (["generator.noise.sigma_min=2.0"], "generator.noise.sigma_min=2 is invalid; allowed: less than generator.noise.sigma_max=1"),
+    (["generator.noise.sigma_min=2.0"],
+     "generator.noise.sigma_min=2 is invalid; allowed: less than generator.noise.sigma_max=1"),
     (["generator=dp_merf", "gen_privacy=projection_perturbation"], "gen_privacy='projection_perturbation'"),
     (["gen_privacy=projection_perturbation", "gen_privacy.guarantee=(1,1)-DP"], "gen_privacy.guarantee="),
     (["+generator.typo=1"], "generator.typo is not a known config key of generator=score_ssm"),

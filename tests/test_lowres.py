@@ -37,5 +37,5 @@ def test_blur_and_noise():
 
 
 def test_unknown_kernel_rejected_by_the_settings_rules():
-    with pytest.raises(UserError, match="lowres.kernel='lanczos' is invalid; allowed: one of: area, bilinear"):
+    with pytest.raises(UserError, match=r"lowres\.kernel='lanczos' is invalid; allowed: one of: area, bilinear"):
         check_rules(LowResolution(kernel="lanczos"), "lowres.")

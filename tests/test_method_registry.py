@@ -70,7 +70,7 @@ def test_a_toy_method_with_an_undeclared_loss_term_fails_loudly(tmp_path):
     try:
         config = load_federated(["strategy=toy", "dataset=digits", "lowres=none", "partition=iid", "num_rounds=1",
                                  "simulation.num_clients=2", "simulation.backend=inprocess", "train.local_epochs=1"])
-        with pytest.raises(RuntimeError, match="clients.csv has no column for loss_logit_l2"):
+        with pytest.raises(RuntimeError, match=r"clients\.csv has no column for loss_logit_l2"):
             run_in_process(config, output_root=tmp_path)
     finally:
         METHODS.remove("toy")

@@ -16,8 +16,7 @@ from fedkd.state.client_state import ClientState
 
 def build_method(*overrides: str) -> LocalMethod:
     """The client side of the configured method, built as the ClientApp builds it."""
-    config = load_federated(["dataset=digits", "lowres=none", "train.local_epochs=1", *overrides])
-    return config.method().client(config.strategy, config.train, config.simulation.state_precision == "float16")
+    return load_federated(["dataset=digits", "lowres=none", "train.local_epochs=1", *overrides]).local_method()
 
 
 def _round_input(state: ClientState, server_round: int = 1) -> RoundInput:

@@ -59,7 +59,7 @@ def test_a_strict_csv_refuses_a_row_key_without_a_column(tmp_path):
     run = RunDirectory(tmp_path, "csv")
     log = run.open_csv("clients.csv", ("round", "loss_ce"), strict=True, unlogged=("num-examples",))
     log.append([{"round": 1, "loss_ce": 0.5, "num-examples": 3}])
-    with pytest.raises(RuntimeError, match="clients.csv has no column for loss_new"):
+    with pytest.raises(RuntimeError, match=r"clients\.csv has no column for loss_new"):
         log.append([{"round": 2, "loss_ce": 0.4, "loss_new": 1.0}])
     run.finish({}, "")
     assert (run.path / "clients.csv").read_text().splitlines() == ["round,loss_ce", "1,0.5"]

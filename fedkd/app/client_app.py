@@ -19,7 +19,7 @@ from fedkd.data.image_data import DataShape
 from fedkd.data.node_data import read_partition
 from fedkd.errors import UserError
 from fedkd.faces.adabn import adapt_batchnorm
-from fedkd.methods.base import LocalMethod, RoundInput
+from fedkd.methods.base import RoundInput
 from fedkd.privacy.client_level import central_dp_clipping_mod
 from fedkd.privacy.sample_level import ClientBudget, PrivateTraining, SampleDPSettings
 from fedkd.protocol import reply
@@ -78,10 +78,6 @@ def _round_input(msg: Message, context: Context, config: FederatedConfig, phase_
     )
 
 
-def _method(config: FederatedConfig) -> LocalMethod:
-    return config.method().client(config.strategy, config.train, config.simulation.state_precision == "float16")
-
-
 def _identity(round_input: RoundInput, started: float) -> dict[str, Any]:
     return {reply.PARTITION_ID: int(round_input.data.partition_id),
             reply.PARTICIPATIONS: int(round_input.state.counters()["participations"]),
@@ -119,7 +115,7 @@ def make_client_app(config_source: ConfigSource = config_from_context) -> Client
         config = config_source(context)
         started = time.perf_counter()
         round_input = _round_input(msg, context, config, phase_offset=0)
-        method = _method(config)
+        method = config.local_method()
         budget = _budget(config, round_input, method.epochs_per_participation())
         if budget is not None and budget.exhausted():
             return _refusal(msg, round_input, budget, started)
@@ -140,7 +136,7 @@ def make_client_app(config_source: ConfigSource = config_from_context) -> Client
         config = config_source(context)
         started = time.perf_counter()
         round_input = _round_input(msg, context, config, phase_offset=1)
-        method = _method(config)
+        method = config.local_method()
         data = round_input.data
         global_model = round_input.global_model()
         metrics: dict[str, Any] = {}

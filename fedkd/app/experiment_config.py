@@ -19,11 +19,11 @@ from fedkd.data.partition import PARTITIONS, PartitionSettings
 from fedkd.data.sources import DATASETS
 from fedkd.faces.schedules import SCHEDULES
 from fedkd.faces.teacher_settings import FACE_TEACHERS
-from fedkd.methods.base import MethodSettings
+from fedkd.methods.base import LocalMethod, MethodSettings
 from fedkd.methods.registry import METHODS, MethodEntry
 from fedkd.models.model_settings import ModelSettings, Shape
 from fedkd.models.registry import MODELS
-from fedkd.paths import expand
+from fedkd.paths import DATA_CACHE, expand
 from fedkd.privacy.dp_model import dp_compatible
 from fedkd.privacy.registry import PRIVACY_MODES
 from fedkd.privacy.settings import DPSettings, PrivacySettings
@@ -33,7 +33,6 @@ from fedkd.training.local import TrainSettings
 from fedkd.workloads.registry import WORKLOADS
 from fedkd.workloads.workload_settings import WorkloadSettings
 
-DATA_CACHE = "${oc.env:FEDKD_CACHE_DIR,'~/.cache/fedkd'}"
 RUN_NAME = "${dataset.name}-${strategy.name}-${partition.name}-${privacy.name}-s${seed}"
 
 
@@ -59,6 +58,10 @@ class FederatedConfig:
 
     def method(self) -> MethodEntry:
         return METHODS[self.strategy.name]
+
+    def local_method(self) -> LocalMethod:
+        """The client side of the configured method, with its settings and the local training settings."""
+        return self.method().client(self.strategy, self.train, self.simulation.state_precision == "float16")
 
     def new_model(self, shape: Shape) -> nn.Module:
         """The configured model for data of `shape`; under differential privacy with GroupNorm for BatchNorm."""

@@ -17,10 +17,9 @@ from fedkd.faces.schedules import SCHEDULES, FaceMethodSettings
 from fedkd.faces.teacher_settings import FACE_TEACHERS, TeacherSettings
 from fedkd.faces.training_loop import EmbedderTrainSettings
 from fedkd.models.lr_student import LRStudent
+from fedkd.paths import DATA_CACHE
 from fedkd.relations import check_faces
 from fedkd.results.run_dir import OutputSettings
-
-DATA_CACHE = "${oc.env:FEDKD_CACHE_DIR,'~/.cache/fedkd'}"
 
 
 @dataclass
