@@ -82,3 +82,16 @@ def test_config_cli_get_describe_and_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--get", "nope.key"])
     assert exit_info.value.code == 2 and "is not a config key" in capsys.readouterr().err
+
+
+def test_allowed_values_are_described_from_the_type_and_rules():
+    from fedkd.config.fields import NOT_EMPTY, above, at_least, at_most, below, describe_type, each, one_of
+
+    assert describe_type(int, (at_least(1),)) == "an integer >= 1"
+    assert describe_type(float, (above(0), below(1))) == "a number > 0 and < 1"
+    assert describe_type(float | None, (above(0),)) == "a number > 0 or null"
+    assert describe_type(str, (one_of(("a", "b")),)) == "one of: a, b"
+    assert describe_type(list[int], (NOT_EMPTY, each(above(0)))) == "a non-empty list of integers > 0"
+    assert describe_type(list[float], (each(above(0)), each(at_most(1)))) == "a list of numbers > 0 and <= 1"
+    assert describe_type(str, (NOT_EMPTY,)) == "a non-empty string"
+    assert describe_type(bool) == "true or false"

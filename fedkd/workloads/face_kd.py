@@ -9,9 +9,7 @@ whatever objective the FL method uses (FedAvg's CE, FedCKD's CE + KD from its tw
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -29,6 +27,7 @@ from fedkd.faces.schedules.method_settings import FaceMethodSettings
 from fedkd.faces.teacher_settings import TeacherSettings
 from fedkd.faces.teacher_store import load_or_train_teacher, teacher_cache_path, teacher_data_key, teacher_recipe
 from fedkd.faces.training_loop import precompute_outputs
+from fedkd.methods.base import frozen
 from fedkd.models.face_resnet import ResNetFace
 from fedkd.training.local import ExtraTerms
 from fedkd.workloads.workload_settings import WorkloadSettings
@@ -74,25 +73,24 @@ class FaceKDWorkload(WorkloadSettings):
         return face_distillation_terms(teacher_outputs, distiller)
 
     def load_teacher(self, spec: FederationSpec) -> ResNetFace:
+        """The cached teacher, frozen; read once per process (its file name is the hash of its recipe)."""
         path = teacher_cache_path(spec.cache_dir, teacher_recipe(self.teacher, self.data_key(spec)))
-        return _load_teacher(str(path), json.dumps(asdict(self.teacher), sort_keys=True))
+        if path not in _LOADED_TEACHERS:
+            _LOADED_TEACHERS[path] = _read_teacher(path, self.teacher)
+        return _LOADED_TEACHERS[path]
 
 
-@lru_cache(maxsize=4)
-def _load_teacher(path: str, teacher_json: str) -> ResNetFace:
-    """The cached teacher checkpoint at `path`, frozen; loaded once per process."""
-    if not Path(path).is_file():
+_LOADED_TEACHERS: dict[Path, ResNetFace] = {}
+
+
+def _read_teacher(path: Path, settings: TeacherSettings) -> ResNetFace:
+    if not path.is_file():
         raise UserError(f"the face teacher checkpoint {path} is missing; it is built by the ServerApp before "
                         "round 1 (in a deployment, copy it to the same path on every SuperNode)")
     route = torch.load(path, weights_only=True)["route"]
-    classes = route[-1]["head.weight"].shape[0]
-    settings = TeacherSettings(**{k: v for k, v in json.loads(teacher_json).items() if k != "train"})
-    teacher = settings.build(int(route[-1]["stem.0.weight"].shape[1]), classes)
+    teacher = settings.build(int(route[-1]["stem.0.weight"].shape[1]), route[-1]["head.weight"].shape[0])
     teacher.load_state_dict(route[-1])
-    teacher.eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    return teacher
+    return frozen(teacher)
 
 
 def face_distillation_terms(teacher_outputs: Outputs, distiller: FaceDistiller) -> ExtraTerms:
