@@ -219,3 +219,17 @@ def test_client_level_accounting_with_sampled_clients(tmp_path):
         reference.compose(dpa.SampledWithoutReplacementDpEvent(4, 2, dpa.GaussianDpEvent(1.5)))
         assert float(r["client_epsilon"]) == pytest.approx(reference.get_epsilon(1e-5), rel=1e-6)
     assert privacy["clients_per_round"] == 2 and "without-replacement" in privacy["accountant"]
+
+
+def test_a_round_with_refused_and_training_clients_averages_over_those_that_trained():
+    """A client whose budget is spent replies without training metrics; the round row (and the run) go on
+    with the others' (this mix stopped the server with a KeyError before)."""
+    from fedkd.results.round_metrics import round_row
+
+    trained = {"num-examples": 30, "train_loss": 1.0, "train_accuracy": 0.5, "participations": 2}
+    refused = {"num-examples": 10, "dp_refused": 1, "participations": 3}
+    other = {"num-examples": 10, "train_loss": 2.0, "train_accuracy": 0.9, "participations": 1}
+    row = round_row([trained, refused, other], [])
+    assert row["clients_trained"] == 3
+    assert row["train_loss"] == pytest.approx((30 * 1.0 + 10 * 2.0) / 40)
+    assert row["train_accuracy"] == pytest.approx((30 * 0.5 + 10 * 0.9) / 40)
