@@ -3,6 +3,7 @@ the input shape of the data it will see (models never load data themselves)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from omegaconf import MISSING
@@ -12,9 +13,9 @@ Shape = tuple[int, int, int]  # (channels, input side, classes)
 
 
 @dataclass
-class ModelSettings:
+class ModelSettings(ABC):
     name: str = MISSING
 
+    @abstractmethod
     def build(self, shape: Shape) -> nn.Module:
         """The network for inputs of `shape` = (channels, side, classes)."""
-        raise NotImplementedError
