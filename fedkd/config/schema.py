@@ -9,7 +9,6 @@ cross-section relations, and returns the typed root.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -52,11 +51,6 @@ class ExperimentSchema(Generic[T]):
 
 
 def as_dict(settings: Any) -> dict[str, Any]:
-    """Plain nested dict of a settings object (for config.yaml and cache keys)."""
+    """Plain nested dict of a settings object (config.yaml, fedkd-config)."""
     return dataclasses.asdict(settings)
 
-
-def settings_key(*settings: Any) -> str:
-    """A stable text key of settings objects (for memoisation and cache files)."""
-    return json.dumps([as_dict(s) if dataclasses.is_dataclass(s) else s for s in settings], sort_keys=True,
-                      default=str)

@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from fedkd.config.fields import above, at_least, below, one_of, setting
-from fedkd.config.search_space import Interval, Space
 from fedkd.distill.outputs import Outputs, forward_outputs
 from fedkd.privacy.sample_level import PrivateTraining, empty_batch_step
 from fedkd.protocol.reply import TRAIN_ACCURACY, TRAIN_LOSS, loss_key
@@ -40,9 +39,6 @@ class TrainSettings:
     momentum: float = setting(0.9, at_least(0), below(1), help="sgd only")
     weight_decay: float = setting(0.0, at_least(0))
 
-
-# What every method's tuning searches besides its own hyper-parameters (keys under `train.`).
-TRAIN_SEARCH_SPACE: dict[str, Space] = {"lr": Interval(1e-4, 1e-1, log=True)}
 
 
 def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[Outputs, dict[str, torch.Tensor]]:
