@@ -62,6 +62,9 @@ def _check_data_and_clients(c: FederatedConfig) -> None:
     if sim.min_clients > sim.num_clients:
         raise ConfigError("simulation.min_clients", sim.min_clients,
                           f"at most simulation.num_clients={sim.num_clients}")
+    if sim.evaluate_split == "validation" and c.partition.validation_fraction == 0:
+        raise ConfigError("simulation.evaluate_split", sim.evaluate_split,
+                          "test while partition.validation_fraction=0 (or set partition.validation_fraction > 0)")
 
 
 def _check_personal_layers(c: FederatedConfig) -> None:
@@ -77,6 +80,9 @@ def _check_personal_layers(c: FederatedConfig) -> None:
 
 def _check_method_privacy(c: FederatedConfig) -> None:
     reason = c.method().refuses.get(c.privacy.mode)
+    if reason is None and c.strategy.local_norm and c.privacy.mode == "client":
+        reason = "with strategy.local_norm=true its normalisation layers stay on the client; clipping needs the " \
+                 "full update"
     if reason is not None:
         raise ConfigError("strategy", c.strategy.name,
                           f"a method other than {c.strategy.name} under privacy={c.privacy.mode} ({reason})")

@@ -7,7 +7,9 @@ from flwr.serverapp.strategy import FedAvg
 
 from strategies.client_log import ClientLogMixin
 from strategies.evaluation_schedule import EvaluationScheduleMixin
+from strategies.partial_arrays import KeepsUnsentArrays
 
 
-class LoggedFedAvg(ClientLogMixin, EvaluationScheduleMixin, FedAvg):
-    """Flower's FedAvg; logs each client's reply metrics and follows the evaluation schedule."""
+class LoggedFedAvg(ClientLogMixin, EvaluationScheduleMixin, KeepsUnsentArrays, FedAvg):
+    """Flower's FedAvg; logs each client's reply metrics, follows the evaluation schedule and keeps the arrays
+    clients do not send (personal heads, local normalisation)."""

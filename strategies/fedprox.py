@@ -7,7 +7,9 @@ from flwr.serverapp.strategy import FedProx
 
 from strategies.client_log import ClientLogMixin
 from strategies.evaluation_schedule import EvaluationScheduleMixin
+from strategies.partial_arrays import KeepsUnsentArrays
 
 
-class LoggedFedProx(ClientLogMixin, EvaluationScheduleMixin, FedProx):
-    """Flower's FedProx; keeps each client's reply metrics for the run directory."""
+class LoggedFedProx(ClientLogMixin, EvaluationScheduleMixin, KeepsUnsentArrays, FedProx):
+    """Flower's FedProx; keeps each client's reply metrics for the run directory and the arrays clients do
+    not send."""

@@ -16,9 +16,9 @@ from fedkd.errors import UserError
 from fedkd.face_experiment.config import FacesConfig, load_faces
 from fedkd.face_experiment.experiment import degrade, load_split, run_faces
 from fedkd.faces import teacher_store
-from fedkd.faces.adabn import adapt_batchnorm
 from fedkd.faces.evaluation import embed, protocol_metrics
 from fedkd.paths import config_dir
+from fedkd.training.adabn import adapt_batchnorm
 
 TINY = ["dataset.num_identities=16", "dataset.images_per_identity=6", "dataset.resolution=32",
         "dataset.num_families=4", "evaluation.eval_identities=6", "evaluation.num_pairs=40",

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from fedkd.faces.adabn import adapt_batchnorm
 from fedkd.models.face_resnet import ResNetFace
 from fedkd.models.lr_student import LRStudent
 from fedkd.models.margin_head import margin_logits
+from fedkd.training.adabn import adapt_batchnorm
 
 
 @pytest.mark.parametrize("side", [8, 12, 16, 24])

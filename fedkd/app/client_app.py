@@ -18,14 +18,15 @@ from fedkd.data.federated import ClientData, FederationSpec, data_shape, load_cl
 from fedkd.data.image_data import DataShape
 from fedkd.data.node_data import read_partition
 from fedkd.errors import UserError
-from fedkd.faces.adabn import adapt_batchnorm
 from fedkd.methods.base import RoundInput
+from fedkd.methods.local_norm import keep_local_norm, norm_keys, with_local_norm
 from fedkd.privacy.client_level import central_dp_clipping_mod
 from fedkd.privacy.sample_level import ClientBudget, PrivateTraining, SampleDPSettings
 from fedkd.protocol import reply
 from fedkd.protocol.instructions import SERVER_ROUND
 from fedkd.protocol.run_config import DATA_FILE, PARTITION_ID
 from fedkd.state.client_state import ClientState
+from fedkd.training.adabn import adapt_batchnorm
 from fedkd.training.local import ExtraTerms, evaluate
 
 ConfigSource = Callable[[Context], FederatedConfig]
@@ -97,13 +98,16 @@ def _budget(config: FederatedConfig, round_input: RoundInput, epochs: int) -> Cl
                         epochs)
 
 
-def _refusal(msg: Message, round_input: RoundInput, budget: ClientBudget, started: float) -> Message:
+def _refusal(msg: Message, round_input: RoundInput, budget: ClientBudget, started: float,
+             local_norm: bool) -> Message:
     """A client whose budget is spent sends the global weights back unchanged, marked as refused."""
     print(f"client {round_input.data.partition_id}: privacy budget spent ({budget.describe()}); not training",
           file=sys.stderr, flush=True)
     metrics = (_weights(len(round_input.data.train_y)) | budget.metrics()
                | {reply.DP_STEPS: 0, reply.DP_EXHAUSTED: 1, reply.DP_REFUSED: 1} | _identity(round_input, started))
-    content = RecordDict({"arrays": ArrayRecord(round_input.global_weights), "metrics": MetricRecord(metrics)})
+    keys = norm_keys(round_input.new_model()) if local_norm else frozenset()
+    sent = {k: v for k, v in round_input.global_weights.items() if k not in keys}
+    content = RecordDict({"arrays": ArrayRecord(sent), "metrics": MetricRecord(metrics)})
     return Message(content=content, reply_to=msg)
 
 
@@ -115,14 +119,19 @@ def make_client_app(config_source: ConfigSource = config_from_context) -> Client
         config = config_source(context)
         started = time.perf_counter()
         round_input = _round_input(msg, context, config, phase_offset=0)
+        local_norm = config.strategy.local_norm
+        if local_norm:
+            round_input = with_local_norm(round_input)
         method = config.local_method()
         budget = _budget(config, round_input, method.epochs_per_participation())
         if budget is not None and budget.exhausted():
-            return _refusal(msg, round_input, budget, started)
+            return _refusal(msg, round_input, budget, started, local_norm)
         if budget is not None:
             round_input.private = PrivateTraining(budget, round_input.seed)
         round_input.state.record_participation(round_input.server_round)
         weights, metrics = method.fit(round_input)
+        if local_norm:
+            weights = keep_local_norm(round_input, weights)
         metrics |= _weights(len(round_input.data.train_y))
         metrics |= _identity(round_input, started)
         if budget is not None and round_input.private is not None:
@@ -136,6 +145,8 @@ def make_client_app(config_source: ConfigSource = config_from_context) -> Client
         config = config_source(context)
         started = time.perf_counter()
         round_input = _round_input(msg, context, config, phase_offset=1)
+        if config.strategy.local_norm:
+            round_input = with_local_norm(round_input)
         method = config.local_method()
         data = round_input.data
         global_model = round_input.global_model()

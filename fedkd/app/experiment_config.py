@@ -54,7 +54,7 @@ class FederatedConfig:
 
     def federation(self) -> FederationSpec:
         return FederationSpec(self.dataset, self.partition, self.lowres, self.simulation.num_clients, self.seed,
-                              expand(self.data_cache))
+                              expand(self.data_cache), self.simulation.evaluate_split, self.workload.holdout())
 
     def method(self) -> MethodEntry:
         return METHODS[self.strategy.name]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fedkd.config.fields import NOT_EMPTY, above, at_least, at_most, one_of, setting
+from fedkd.data.federated import EVALUATE_SPLITS
 
 BACKENDS = ("ray", "inprocess")
 
@@ -15,6 +16,8 @@ class SimulationSettings:
     fraction_train: float = setting(1.0, above(0), at_most(1), help="share of clients sampled for training each round")
     fraction_evaluate: float = setting(1.0, at_least(0), at_most(1), help="share of clients evaluating each round "
                                        "(1.0: personalized metrics cover all)")
+    evaluate_split: str = setting("test", one_of(EVALUATE_SPLITS), help="what client evaluation scores: "
+                                  "the test split, or the validation split (tuning; the test rows are then not read)")
     evaluate_every: int = setting(1, at_least(1), help="client evaluation every k rounds (and always in the last)")
     min_clients: int = setting(2, at_least(1))
     client_cpus: float = setting(1.0, above(0), help="Ray resources per ClientApp (2 cores here: 2 run at once)")

@@ -15,8 +15,8 @@ def build_strategy(config: FederatedConfig) -> Strategy:
     sim, entry = config.simulation, config.method()
     options = entry.server_options(config.strategy)
     client_dp = config.privacy if isinstance(config.privacy, ClientDPSettings) else None
-    if client_dp is not None:  # the DP mean's sensitivity needs equal weights
-        options["weighted_by_key"] = UNIFORM_WEIGHT
+    if client_dp is not None or config.strategy.weighting == "uniform":  # the DP mean's sensitivity needs equal
+        options["weighted_by_key"] = UNIFORM_WEIGHT                           # weights
     strategy = entry.server(
         fraction_train=sim.fraction_train,
         fraction_evaluate=sim.fraction_evaluate,

@@ -23,10 +23,12 @@ CLASS_ASSIGNMENTS = ("random", "deterministic", "first-deterministic")
 
 @dataclass
 class PartitionSettings:
-    """What every partition has: its name and each client's test share."""
+    """What every partition has: its name, each client's test share and the validation share of the rest."""
 
     name: str = MISSING
     test_fraction: float = setting(0.2, above(0), below(1), help="share of each client's samples held out for test")
+    validation_fraction: float = setting(0.1, at_least(0), below(1), help="share of each client's remaining "
+                                         "samples held out for validation (what tuning scores); 0 = none")
 
     def flwr_partitioner(self, num_clients: int, seed: int) -> Any:
         """The flwr-datasets partitioner; None where this module builds the partition itself."""

@@ -3,7 +3,7 @@ Instance-Relation Distillation", 2024).
 
 Distillation step: instance level (each LR embedding regresses on its HR teacher embedding) and relation
 level (the student's cosine-similarity matrix of the batch matches the teacher's). Adaptation step:
-adaptive BatchNorm at inference (`fedkd.faces.adabn`), selected in the method's config. Batch-coupled.
+adaptive BatchNorm at inference (`fedkd.training.adabn`), selected in the method's config. Batch-coupled.
 """
 
 from __future__ import annotations

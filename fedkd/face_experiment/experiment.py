@@ -16,7 +16,6 @@ from fedkd.data.lowres import LowResolution
 from fedkd.data.sources import load_image_data
 from fedkd.face_experiment.config import FacesConfig
 from fedkd.face_experiment.report import headline
-from fedkd.faces.adabn import adapt_batchnorm
 from fedkd.faces.evaluation import embed, protocol_metrics
 from fedkd.faces.face_split import FaceSplit, split_identities
 from fedkd.faces.schedules import SCHEDULES, DistillationContext
@@ -24,6 +23,7 @@ from fedkd.faces.teacher_store import load_or_train_teacher, teacher_data_key
 from fedkd.models.lr_student import parameter_count, size_megabytes
 from fedkd.paths import expand
 from fedkd.results.run_dir import RunDirectory, write_run
+from fedkd.training.adabn import adapt_batchnorm
 
 
 def load_split(config: FacesConfig) -> FaceSplit:

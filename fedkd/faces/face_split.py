@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from fedkd.data.holdout import held_out_labels
 from fedkd.data.image_data import ImageData
 
 
@@ -26,11 +27,7 @@ class FaceSplit:
 
 def split_identities(data: ImageData, eval_identities: int, seed: int) -> FaceSplit:
     """Hold out `eval_identities` identities (chosen by `seed`) for verification and identification."""
-    identities = np.unique(data.labels)
-    if not 2 <= eval_identities <= len(identities) - 2:
-        raise ValueError(f"eval_identities={eval_identities} must be between 2 and {len(identities) - 2} "
-                         f"for a face set of {len(identities)} identities")
-    held_out = np.random.default_rng(seed).permutation(identities)[:eval_identities]
+    held_out = held_out_labels(data.labels, eval_identities, seed)
     is_eval = np.isin(data.labels, held_out)
     train_rows, eval_rows = np.flatnonzero(~is_eval), np.flatnonzero(is_eval)
     train_hr, _ = data.tensors(train_rows)

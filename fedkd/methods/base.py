@@ -16,6 +16,7 @@ import torch
 from omegaconf import MISSING
 from torch import nn
 
+from fedkd.config.fields import one_of, setting
 from fedkd.data.federated import ClientData
 from fedkd.privacy.sample_level import PrivateTraining
 from fedkd.state.client_state import ClientState
@@ -26,9 +27,14 @@ StateDict = dict[str, torch.Tensor]
 
 @dataclass
 class MethodSettings:
-    """What every FL method's settings have: the name that selects it (`strategy=<name>`)."""
+    """What every FL method's settings have: the name that selects it (`strategy=<name>`), and whether its
+    normalisation layers stay on the client (FedBN, Li et al., ICLR 2021), an option of every method."""
 
     name: str = MISSING
+    local_norm: bool = setting(False, help="FedBN: normalisation layers (weights and statistics) stay on each "
+                               "client, never sent or averaged")
+    weighting: str = setting("examples", one_of(("examples", "uniform")), help="server average of the updates: "
+                             "weighted by training examples (FedAvg), or uniform (the pFedSD reference)")
 
 
 S = TypeVar("S", bound=MethodSettings)

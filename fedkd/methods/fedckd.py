@@ -8,9 +8,14 @@ personalized knowledge). Local objective, batch-mean reduced:
     CE(student, y) + λ_global · KD(global ‖ student) + λ_historical · KD(historical ‖ student)
 
 where KD is T²·KL on logits (`kd_form: logits`) or a feature-level form for embedding workloads.
-With λ_global = 0, CE only on the first participation and the student initialised from the global
-model, this is exactly pFedSD (Jin et al., "Personalized Edge Intelligence via Federated
-Self-Knowledge Distillation", IEEE TPDS 2023), which the `pfedsd` config selects.
+With λ_global = 0 and CE only on the first participation this is the local objective of pFedSD (Jin et
+al., "Personalized Edge Intelligence via Federated Self-Knowledge Distillation", IEEE TPDS 2023), which
+`strategy=pfedsd` selects; what else matches the pFedSD reference recipe and what does not is listed in
+docs/personalization.md ("pFedSD: what matches the reference").
+
+How a teacher treats its normalisation layers is `teacher_norm`: `eval` (running statistics), `train`
+(batch statistics of the batch being distilled, as the pFedSD reference runs its teacher), or `reestimate`
+(AdaBN, Li et al. 2017: running statistics re-estimated on the client's current training split first).
 
 The trained student is both the update sent to the server and the client's personal model; it is
 stored as the next participation's historical teacher.
@@ -28,10 +33,24 @@ from fedkd.config.fields import above, at_least, one_of, setting
 from fedkd.distill import KD_FORMS, build_kd_loss, forward_outputs
 from fedkd.methods.base import LocalMethod, MethodSettings, RoundInput, StateDict, frozen
 from fedkd.protocol.reply import loss_key
+from fedkd.training.adabn import adapt_batchnorm
 from fedkd.training.local import Objective
 
 HISTORICAL_MODEL = "fedkd.historical"
 TEACHERS = ("global", "historical")
+TEACHER_NORMS = ("eval", "train", "reestimate")
+
+
+def as_teacher(model: nn.Module, norm: str, train_x: torch.Tensor) -> nn.Module:
+    """Frozen `model` whose normalisation layers follow `norm` (TEACHER_NORMS); nothing else changes."""
+    teacher = frozen(model)
+    if norm == "reestimate":
+        adapt_batchnorm(teacher, train_x)
+    elif norm == "train":
+        for module in teacher.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.train()
+    return teacher
 
 
 @dataclass
@@ -48,6 +67,11 @@ class FedCKDSettings(MethodSettings):
                                 help="where the local student starts each participation")
     first_participation: str = setting("global_teacher", one_of(("global_teacher", "ce_only")),
                                        help="global_teacher: global KD only; ce_only: no teacher yet")
+    teacher_norm: str = setting("eval", one_of(TEACHER_NORMS), help="teachers' normalisation: eval = running "
+                                "statistics | train = batch statistics | reestimate = statistics re-estimated on "
+                                "the client's training split")
+    global_teacher_from_round: int = setting(1, at_least(1), help="first round whose global model teaches (round "
+                                             "1's is the random initial model)")
 
 
 def distillation_objective(teachers: dict[str, tuple[float, nn.Module]], kd_loss: nn.Module) -> Objective:
@@ -75,10 +99,13 @@ class FedCKDClient(LocalMethod[FedCKDSettings]):
         if historical is None and settings.first_participation == "ce_only":
             return {}
         chosen: dict[str, tuple[float, nn.Module]] = {}
-        if settings.lambda_global > 0:
-            chosen["global"] = (settings.lambda_global, frozen(round_input.global_model()))
+        train_x = round_input.data.train_x
+        if settings.lambda_global > 0 and round_input.server_round >= settings.global_teacher_from_round:
+            chosen["global"] = (settings.lambda_global,
+                                as_teacher(round_input.global_model(), settings.teacher_norm, train_x))
         if historical is not None and settings.lambda_historical > 0:
-            chosen["historical"] = (settings.lambda_historical, frozen(round_input.model_from(historical)))
+            chosen["historical"] = (settings.lambda_historical,
+                                    as_teacher(round_input.model_from(historical), settings.teacher_norm, train_x))
         return chosen
 
     def fit(self, round_input: RoundInput) -> tuple[StateDict, dict[str, float]]:

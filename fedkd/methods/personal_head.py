@@ -6,7 +6,7 @@ Representations for Personalized Federated Learning", ICML 2021): the head is tr
 body frozen (`head_epochs`), then the body with the head frozen (`body_epochs`).
 
 Parameters whose names start with one of `strategy.personal_layers` stay on the client; only the
-rest is sent (the server's `SharedBodyFedAvg` averages what it receives).
+rest is sent (the server averages what it receives and keeps the rest, strategies.partial_arrays).
 """
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ from fedkd.methods.local_only import LocalOnlyClient, LocalOnlySettings
 from fedkd.methods.personal_head import HEAD_PASS, FedPerClient, FedPerSettings, FedRepClient, FedRepSettings
 from strategies.fedavg import LoggedFedAvg
 from strategies.fedprox import LoggedFedProx
-from strategies.shared_body import SharedBodyFedAvg
 
 
 def no_options(settings: Any) -> dict[str, Any]:
@@ -50,6 +49,7 @@ SEND_WHOLE_MODEL = "it keeps its head on the client; clipping needs the full upd
 
 METHODS: Registry[MethodEntry] = Registry("strategy", lambda entry: entry.settings)
 METHODS.add("fedavg", MethodEntry(FedAvgClient, FedAvgSettings()))
+METHODS.add("fedbn", MethodEntry(FedAvgClient, FedAvgSettings(name="fedbn", local_norm=True)))
 METHODS.add("fedavg_ft", MethodEntry(
     FedAvgFineTuneClient, FineTuneSettings(), searchable={"finetune_epochs": Interval(1, 5, integer=True)},
     refuses={"sample": "it fine-tunes on the private split at every evaluation, outside any planned budget"}))
@@ -65,8 +65,8 @@ METHODS.add("fedckd", MethodEntry(FedCKDClient, FedCKDSettings(), searchable=KD_
 METHODS.add("ditto", MethodEntry(
     DittoClient, DittoSettings(), searchable={"lambda_proximal": Interval(1e-3, 10.0, log=True)},
     loss_terms=("proximal",), passes=(PERSONAL_PASS,)))
-METHODS.add("fedper", MethodEntry(FedPerClient, FedPerSettings(), SharedBodyFedAvg,
+METHODS.add("fedper", MethodEntry(FedPerClient, FedPerSettings(),
                                   refuses={"client": SEND_WHOLE_MODEL}))
 METHODS.add("fedrep", MethodEntry(
-    FedRepClient, FedRepSettings(), SharedBodyFedAvg, searchable={"head_epochs": Interval(1, 5, integer=True)},
+    FedRepClient, FedRepSettings(), searchable={"head_epochs": Interval(1, 5, integer=True)},
     passes=(HEAD_PASS,), refuses={"client": SEND_WHOLE_MODEL}))

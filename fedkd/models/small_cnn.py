@@ -11,7 +11,9 @@ from fedkd.config.fields import at_least, below, setting
 from fedkd.models.model_settings import ModelSettings, Shape
 
 
-def _conv_block(c_in: int, c_out: int, norm_groups: int) -> nn.Sequential:
+def _conv_block(c_in: int, c_out: int, norm_groups: int, normalize: bool) -> nn.Sequential:
+    if not normalize:
+        return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU())
     norm: nn.Module = nn.GroupNorm(min(norm_groups, c_out), c_out) if norm_groups > 0 else nn.BatchNorm2d(c_out)
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), norm, nn.ReLU())
 
@@ -26,22 +28,23 @@ class SmallCNN(nn.Module):
 
     `norm_groups=0` (default) selects BatchNorm; `norm_groups > 0` selects GroupNorm, which DP-SGD
     needs. On the 200-identity face set at 16 px, GroupNorm runs reached 0.19 or stayed at chance
-    depending on the batch order; BatchNorm learned on every seed tried.
+    depending on the batch order; BatchNorm learned on every seed tried. `normalize=False` drops the
+    normalisation layers (biased convolutions instead), like the CNNs of the pFedSD reference code.
     `embedding()` returns the penultimate features, so the same network serves as an embedder.
     """
 
     def __init__(
         self, in_channels: int, num_classes: int, width: int = 32, embedding_dim: int = 128,
-        norm_groups: int = 0, pool_size: int = 4, dropout: float = 0.0,
+        norm_groups: int = 0, pool_size: int = 4, dropout: float = 0.0, normalize: bool = True,
     ) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            _conv_block(in_channels, width, norm_groups),
-            _conv_block(width, width, norm_groups),
+            _conv_block(in_channels, width, norm_groups, normalize),
+            _conv_block(width, width, norm_groups, normalize),
             nn.MaxPool2d(2),
-            _conv_block(width, 2 * width, norm_groups),
+            _conv_block(width, 2 * width, norm_groups, normalize),
             nn.MaxPool2d(2),
-            _conv_block(2 * width, 4 * width, norm_groups),
+            _conv_block(2 * width, 4 * width, norm_groups, normalize),
             nn.AdaptiveAvgPool2d(pool_size),
             nn.Flatten(),
         )
@@ -66,8 +69,9 @@ class SmallCNNSettings(ModelSettings):
                                "channels (DP-SGD)")
     pool_size: int = setting(4, at_least(1), help="side of the pooled spatial map")
     dropout: float = setting(0.0, at_least(0), below(1))
+    normalize: bool = setting(True, help="false: no normalisation layers (the pFedSD reference's CNNs)")
 
     def build(self, shape: Shape) -> SmallCNN:
         channels, _, classes = shape
         return SmallCNN(channels, classes, self.width, self.embedding_dim, self.norm_groups, self.pool_size,
-                        self.dropout)
+                        self.dropout, self.normalize)

@@ -18,6 +18,7 @@ from omegaconf import MISSING
 
 from fedkd.config.fields import at_least, setting
 from fedkd.data.federated import ClientData, FederationSpec
+from fedkd.data.holdout import IdentityHoldout
 from fedkd.data.sources import load_image_data
 from fedkd.distill.face_distiller import FaceDistiller
 from fedkd.distill.outputs import Outputs
@@ -56,6 +57,9 @@ class FaceKDWorkload(WorkloadSettings):
     @property
     def adapts_batchnorm(self) -> bool:
         return self.method.adabn
+
+    def holdout(self) -> IdentityHoldout:
+        return IdentityHoldout(self.eval_identities, self.split_seed)
 
     def data_key(self, spec: FederationSpec) -> dict:
         return teacher_data_key(spec.dataset, self.eval_identities, self.split_seed)

@@ -9,6 +9,7 @@ from typing import ClassVar
 from omegaconf import MISSING
 
 from fedkd.data.federated import ClientData, FederationSpec
+from fedkd.data.holdout import IdentityHoldout
 from fedkd.training.local import ExtraTerms
 
 
@@ -22,6 +23,10 @@ class WorkloadSettings:
 
     def client_terms(self, spec: FederationSpec, data: ClientData) -> ExtraTerms | None:
         """Loss terms added to every local objective of this client; None: the method's objective only."""
+        return None
+
+    def holdout(self) -> IdentityHoldout | None:
+        """Identities removed from every client's data (kept for protocols on unseen identities)."""
         return None
 
     def loss_terms(self) -> tuple[str, ...]:

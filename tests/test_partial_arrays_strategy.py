@@ -8,7 +8,7 @@ from flwr.common.constant import SUPERLINK_NODE_ID
 from flwr.supercore.task_identity import TaskIdentity
 
 from fedkd.methods.personal_head import is_personal
-from strategies.shared_body import SharedBodyFedAvg
+from strategies.fedavg import LoggedFedAvg
 
 
 class _TwoNodeGrid:
@@ -19,7 +19,7 @@ class _TwoNodeGrid:
 def test_body_is_averaged_and_head_kept():
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, SUPERLINK_NODE_ID
     server = {"body.weight": torch.zeros(2, 2), "head.weight": torch.full((3, 2), 7.0)}
-    strategy = SharedBodyFedAvg(fraction_train=1.0, min_train_nodes=2, min_available_nodes=2)
+    strategy = LoggedFedAvg(fraction_train=1.0, min_train_nodes=2, min_available_nodes=2)
     messages = list(strategy.configure_train(1, ArrayRecord(server), ConfigRecord(), _TwoNodeGrid()))
     replies = [
         Message(RecordDict({"arrays": ArrayRecord({"body.weight": torch.full((2, 2), value)}),
