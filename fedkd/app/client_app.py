@@ -164,6 +164,8 @@ def make_client_app(config_source: ConfigSource = config_from_context) -> Client
         else:
             scores = evaluate(personal, data.test_x, data.test_y)
             metrics |= {reply.PERSONAL_LOSS: scores["loss"], reply.PERSONAL_ACCURACY: scores["accuracy"]}
+        scores = config.workload.score(config.federation(), personal)
+        metrics |= {f"{reply.PERSONAL_PREFIX}{k}": v for k, v in scores.items()}
         metrics |= _weights(len(data.test_y)) | _identity(round_input, started)
         return Message(content=RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)
 

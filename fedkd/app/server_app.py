@@ -26,6 +26,7 @@ from fedkd.privacy.sample_level import SampleDPSettings
 from fedkd.privacy.settings import DPSettings
 from fedkd.privacy.tracking import PrivacyTracker
 from fedkd.protocol.instructions import DP_CLIPPING
+from fedkd.protocol.reply import GLOBAL_PREFIX
 from fedkd.results.federated_log import FederatedLog
 from fedkd.results.round_metrics import round_row
 from fedkd.results.run_dir import RunDirectory, write_run
@@ -93,13 +94,14 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory,
     privacy = PrivacyTracker(config.privacy, sim.num_clients, sim.train_clients_per_round(),
                              _planned_participations(config))
     entry = config.method()
+    score_keys = config.workload.score_keys()
     log = FederatedLog(run, entry.passes, (*entry.loss_terms, *config.workload.loss_terms()),
-                       privacy.client_columns, privacy.round_columns)
+                       privacy.client_columns, privacy.round_columns, score_keys)
     strategy = build_strategy(config)
     rounds: list[dict[str, Any]] = []
     clock = [time.perf_counter()]
 
-    def end_of_round(server_round: int, _arrays: ArrayRecord) -> MetricRecord | None:
+    def end_of_round(server_round: int, arrays: ArrayRecord) -> MetricRecord | None:
         if server_round == 0:
             return None
         train = getattr(logged(strategy), "last_train", [])
@@ -107,7 +109,9 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory,
         log.append_clients(server_round, "train", train)
         log.append_clients(server_round, "evaluate", evaluated)
         now = time.perf_counter()
-        row = {"round": server_round, "seconds": round(now - clock[0], 3)} | round_row(train, evaluated)
+        row = {"round": server_round, "seconds": round(now - clock[0], 3)} | round_row(train, evaluated, score_keys)
+        if evaluated and score_keys:
+            row |= _global_scores(config, shape, arrays)
         row |= privacy.update(train, strategy)
         clock[0] = now
         rounds.append(row)
@@ -121,11 +125,19 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory,
                    train_config=train_config, evaluate_config=ConfigRecord(), evaluate_fn=end_of_round)
     summary, table = summarize({"dataset": config.dataset.name, "strategy": config.strategy.name,
                                 "partition": config.partition.name, "num_clients": sim.num_clients,
-                                "num_rounds": config.num_rounds, "seed": config.seed}, rounds)
+                                "num_rounds": config.num_rounds, "seed": config.seed,
+                                "evaluate_split": sim.evaluate_split}, rounds)
     summary["privacy"] = privacy.report()
     run.write_json("privacy.json", summary["privacy"])
     _progress(table)
     return summary, table
+
+
+def _global_scores(config: FederatedConfig, shape: DataShape, arrays: ArrayRecord) -> dict[str, float]:
+    """The workload's scores of the server's model as it is after this round's aggregation."""
+    model = config.new_model(shape)
+    model.load_state_dict(arrays.to_torch_state_dict())
+    return {f"{GLOBAL_PREFIX}{k}": v for k, v in config.workload.score(config.federation(), model).items()}
 
 
 def _planned_participations(config: FederatedConfig) -> int | None:
@@ -154,6 +166,9 @@ def _round_line(row: dict[str, Any], num_rounds: int) -> str:
                      f"± {row['personal_accuracy_client_std']:.3f}")
     if "global_accuracy" in row:
         parts.append(f"global acc {row['global_accuracy']:.3f}")
+    if "personal_verification_accuracy_client_mean" in row:
+        parts.append(f"verification personal {row['personal_verification_accuracy_client_mean']:.3f} "
+                     f"global {row['global_verification_accuracy']:.3f}")
     parts.append(f"{row['seconds']:.1f} s")
     return " | ".join(parts)
 

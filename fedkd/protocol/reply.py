@@ -18,6 +18,8 @@ PERSONAL_LOSS = "personal_loss"      # the client's own model on its own test sp
 PERSONAL_ACCURACY = "personal_accuracy"
 GLOBAL_LOSS = "global_loss"          # the server's model on the client's test split
 GLOBAL_ACCURACY = "global_accuracy"
+PERSONAL_PREFIX = "personal_"        # + each of the workload's own scores of the personal model (face verification)
+GLOBAL_PREFIX = "global_"            # + the same scores of the server's model, computed by the server
 
 # Sample-level DP (train replies)
 DP_EPSILON = "dp_epsilon"            # the client's cumulative ε after this reply

@@ -2,7 +2,8 @@
 
 clients.csv has a column for every metric a client reply can carry: the common ones, each training
 pass's loss and accuracy and every declared loss term (the method's, the workload's), and the privacy
-columns. A reply metric without a column is an error, not a silent omission.
+columns, and the workload's scores of each personal model. A reply metric without a column is an error, not a
+silent omission.
 """
 
 from __future__ import annotations
@@ -37,14 +38,23 @@ def train_columns(passes: Iterable[str], terms: Iterable[str]) -> tuple[str, ...
     return tuple(columns)
 
 
+def score_columns(score_keys: tuple[str, ...]) -> tuple[str, ...]:
+    """rounds.csv columns of the workload's scores: personal (mean, std over clients), then global."""
+    personal = [f"{reply.PERSONAL_PREFIX}{k}_client_{s}" for k in score_keys for s in ("mean", "std")]
+    return (*personal, *(f"{reply.GLOBAL_PREFIX}{k}" for k in score_keys))
+
+
 class FederatedLog:
     """Appends each round's row to rounds.csv and each client reply to clients.csv."""
 
     def __init__(self, run: RunDirectory, passes: Iterable[str], terms: Iterable[str],
-                 privacy_client_columns: Iterable[str], privacy_round_columns: Iterable[str]) -> None:
+                 privacy_client_columns: Iterable[str], privacy_round_columns: Iterable[str],
+                 score_keys: Iterable[str] = ()) -> None:
+        scores = tuple(score_keys)
         client_columns = (*IDENTITY_COLUMNS, *train_columns(passes, terms), *privacy_client_columns,
-                          *EVALUATION_COLUMNS, reply.SECONDS)
-        self.rounds = run.open_csv("rounds.csv", (*ROUND_COLUMNS, *privacy_round_columns, "seconds"))
+                          *EVALUATION_COLUMNS, *(f"{reply.PERSONAL_PREFIX}{k}" for k in scores), reply.SECONDS)
+        self.rounds = run.open_csv("rounds.csv", (*ROUND_COLUMNS, *score_columns(scores), *privacy_round_columns,
+                                                  "seconds"))
         self.clients = run.open_csv("clients.csv", client_columns, strict=True, unlogged=UNLOGGED)
 
     def append_clients(self, server_round: int, phase: str, rows: Iterable[Mapping[str, Any]]) -> None:

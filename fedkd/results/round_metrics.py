@@ -14,17 +14,23 @@ from fedkd.protocol.reply import (
     PARTICIPATIONS,
     PERSONAL_ACCURACY,
     PERSONAL_LOSS,
+    PERSONAL_PREFIX,
     TRAIN_ACCURACY,
     TRAIN_LOSS,
 )
 
 METRIC_SCOPE = (
-    "personal_*: each evaluating client's own model on its own test split, over all evaluating clients "
+    "personal_*: each evaluating client's own model on its own evaluation split (its test split; its validation "
+    "split under simulation.evaluate_split=validation, see evaluate_split), over all evaluating clients "
     "(every client when fraction_evaluate = 1, sampled this round or not); clients that never trained use "
     "their method's fallback model and personal_accuracy_unseen isolates them. global_*: the server's model "
     "on the test splits of clients that trained at least once; global_accuracy_unseen: the same model on "
     "clients that never trained. *_client_mean/_std/_worst10 are unweighted across clients, the others "
-    "example-weighted. See docs/personalization.md."
+    "example-weighted. personal_verification_*/global_verification_* (workload=face_kd): 10-fold verification "
+    "accuracy and TAR@FAR of the personal models (mean, std over clients) and of the server's model on identities "
+    "held out of every client and of the teacher. best_round: the evaluated round with the highest "
+    "personal_accuracy_client_mean, chosen on the evaluated split (optimistic when that is the test split, as in "
+    "the pFedSD report). See docs/personalization.md."
 )
 
 
@@ -48,7 +54,19 @@ def weighted(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, flo
     return {k: sum(r[k] * r[NUM_EXAMPLES] for r in rows) / total for k in keys}
 
 
-def round_row(train: list[dict[str, Any]], evaluated: list[dict[str, Any]]) -> dict[str, Any]:
+def score_spread(evaluated: list[dict[str, Any]], score_keys: tuple[str, ...]) -> dict[str, float]:
+    """Unweighted mean and std across the evaluated clients of each workload score of their personal models."""
+    row = {}
+    for key in score_keys:
+        values = [r[f"{PERSONAL_PREFIX}{key}"] for r in evaluated if f"{PERSONAL_PREFIX}{key}" in r]
+        if values:
+            row[f"{PERSONAL_PREFIX}{key}_client_mean"] = float(np.mean(values))
+            row[f"{PERSONAL_PREFIX}{key}_client_std"] = float(np.std(values))
+    return row
+
+
+def round_row(train: list[dict[str, Any]], evaluated: list[dict[str, Any]],
+              score_keys: tuple[str, ...] = ()) -> dict[str, Any]:
     trained = [r for r in evaluated if r[PARTICIPATIONS] > 0]
     unseen = [r for r in evaluated if r[PARTICIPATIONS] == 0]
     row: dict[str, Any] = {"clients_trained": len(train), "clients_evaluated": len(evaluated),
@@ -58,6 +76,7 @@ def round_row(train: list[dict[str, Any]], evaluated: list[dict[str, Any]]) -> d
     row |= client_spread([r[PERSONAL_ACCURACY] for r in evaluated], PERSONAL_ACCURACY)
     if unseen:
         row["personal_accuracy_unseen"] = float(np.mean([r[PERSONAL_ACCURACY] for r in unseen]))
+    row |= score_spread(evaluated, score_keys)
     if evaluated and GLOBAL_ACCURACY in evaluated[0]:
         row |= weighted(trained, (GLOBAL_LOSS, GLOBAL_ACCURACY))
         row |= client_spread([r[GLOBAL_ACCURACY] for r in trained], GLOBAL_ACCURACY)

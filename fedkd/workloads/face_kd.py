@@ -5,6 +5,10 @@ built once by the ServerApp before the first round and cached; every client proc
 from that cache and keeps it frozen. Each client computes the teacher's outputs on the HR versions of
 its own training faces once, and adds the configured distiller's terms (named `face_<term>`) to
 whatever objective the FL method uses (FedAvg's CE, FedCKD's CE + KD from its two teachers, ...).
+
+The teacher's held-out identities are also removed from every client's data; every evaluation round scores
+the global model (at the server) and each client's personal model (at the client) by 10-fold verification
+accuracy and TAR@FAR on them (fedkd/faces/protocols/verification.py).
 """
 
 from __future__ import annotations
@@ -12,18 +16,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import MISSING
+from torch import nn
 
-from fedkd.config.fields import at_least, setting
-from fedkd.data.federated import ClientData, FederationSpec
+from fedkd.config.fields import above, at_least, below, setting
+from fedkd.data.federated import ClientData, FederationSpec, held_out_faces
 from fedkd.data.holdout import IdentityHoldout
 from fedkd.data.sources import load_image_data
 from fedkd.distill.face_distiller import FaceDistiller
 from fedkd.distill.outputs import Outputs
 from fedkd.errors import UserError
+from fedkd.faces.evaluation import embed
 from fedkd.faces.face_split import split_identities
+from fedkd.faces.protocols.verification import verify
 from fedkd.faces.schedules.method_settings import FaceMethodSettings
 from fedkd.faces.teacher_settings import TeacherSettings
 from fedkd.faces.teacher_store import load_or_train_teacher, teacher_cache_path, teacher_data_key, teacher_recipe
@@ -47,6 +55,10 @@ class FaceKDWorkload(WorkloadSettings):
     eval_identities: int = setting(50, at_least(2), help="identities held out of the teacher's training (as in "
                                    "fedkd-faces)")
     split_seed: int = setting(0, at_least(0))
+    verification_pairs: int = setting(3000, at_least(20), help="balanced pairs of held-out faces for the 10-fold "
+                                      "verification accuracy of every evaluation round")
+    verification_far: float = setting(0.001, above(0), below(1), help="FAR of the TAR@FAR of every evaluation "
+                                      "round (ROC over all pairs of the held-out faces)")
 
     def distiller_class(self) -> type[FaceDistiller]:
         return get_class(self.method.distiller["_target_"])
@@ -60,6 +72,16 @@ class FaceKDWorkload(WorkloadSettings):
 
     def holdout(self) -> IdentityHoldout:
         return IdentityHoldout(self.eval_identities, self.split_seed)
+
+    def score_keys(self) -> tuple[str, ...]:
+        return VERIFICATION_KEYS
+
+    def score(self, spec: FederationSpec, model: nn.Module) -> dict[str, float]:
+        """10-fold verification accuracy and TAR@FAR on the held-out identities (unseen by clients and teacher)."""
+        faces, labels = _held_out(spec)
+        result = verify(embed(model, faces), labels, self.verification_pairs, self.split_seed,
+                        (self.verification_far,))
+        return {VERIFICATION_KEYS[0]: result.accuracy, VERIFICATION_KEYS[1]: result.tar[self.verification_far]}
 
     def data_key(self, spec: FederationSpec) -> dict:
         return teacher_data_key(spec.dataset, self.eval_identities, self.split_seed)
@@ -85,6 +107,17 @@ class FaceKDWorkload(WorkloadSettings):
 
 
 _LOADED_TEACHERS: dict[Path, ResNetFace] = {}
+_HELD_OUT: dict[str, tuple[torch.Tensor, np.ndarray]] = {}
+VERIFICATION_KEYS = ("verification_accuracy", "verification_tar")
+
+
+def _held_out(spec: FederationSpec) -> tuple[torch.Tensor, np.ndarray]:
+    """The held-out faces of this federation, read once per process."""
+    key = spec.key()
+    if key not in _HELD_OUT:
+        _HELD_OUT.clear()
+        _HELD_OUT[key] = held_out_faces(spec)
+    return _HELD_OUT[key]
 
 
 def _read_teacher(path: Path, settings: TeacherSettings) -> ResNetFace:

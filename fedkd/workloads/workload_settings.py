@@ -1,5 +1,6 @@
 """What every workload provides (`workload=<name>`): server-side preparation, extra loss terms for each
-client's objective, the names of those terms, and whether clients adapt BatchNorm before evaluating."""
+client's objective, the names of those terms, identities held out of the clients, its own scores of a model
+at evaluation rounds, and whether clients adapt BatchNorm before evaluating."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from omegaconf import MISSING
+from torch import nn
 
 from fedkd.data.federated import ClientData, FederationSpec
 from fedkd.data.holdout import IdentityHoldout
@@ -32,6 +34,14 @@ class WorkloadSettings:
     def loss_terms(self) -> tuple[str, ...]:
         """Names of the terms `client_terms` returns (logged as loss_<name> in clients.csv)."""
         return ()
+
+    def score_keys(self) -> tuple[str, ...]:
+        """Names of the metrics `score` returns (logged as personal_<key> per client and global_<key> per round)."""
+        return ()
+
+    def score(self, spec: FederationSpec, model: nn.Module) -> dict[str, float]:
+        """The workload's own scores of a model at an evaluation round (e.g. face verification); none here."""
+        return {}
 
     @property
     def adapts_batchnorm(self) -> bool:
