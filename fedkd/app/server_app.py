@@ -27,6 +27,7 @@ from fedkd.privacy.settings import DPSettings
 from fedkd.privacy.tracking import PrivacyTracker
 from fedkd.protocol.instructions import DP_CLIPPING
 from fedkd.protocol.reply import GLOBAL_PREFIX
+from fedkd.results.curves import draw_run_curves
 from fedkd.results.federated_log import FederatedLog
 from fedkd.results.round_metrics import round_row
 from fedkd.results.run_dir import RunDirectory, write_run
@@ -109,7 +110,8 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory,
         log.append_clients(server_round, "train", train)
         log.append_clients(server_round, "evaluate", evaluated)
         now = time.perf_counter()
-        row = {"round": server_round, "seconds": round(now - clock[0], 3)} | round_row(train, evaluated, score_keys)
+        row = {"round": server_round, "seconds": round(now - clock[0], 3)} | round_row(train, evaluated, score_keys,
+                                                                                log.loss_terms)
         if evaluated and score_keys:
             row |= _global_scores(config, shape, arrays)
         row |= privacy.update(train, strategy)
@@ -129,6 +131,8 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory,
                                 "evaluate_split": sim.evaluate_split}, rounds)
     summary["privacy"] = privacy.report()
     run.write_json("privacy.json", summary["privacy"])
+    draw_run_curves(rounds, run.path / "curves", f"{config.strategy.name} on {config.dataset.name}, "
+                    f"{config.partition.name}, seed {config.seed}")
     _progress(table)
     return summary, table
 

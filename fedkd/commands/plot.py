@@ -1,9 +1,11 @@
 """`fedkd-plot`: figures from finished runs.
 
     fedkd-plot privacy-utility RUNS... [--metric M ...] [--out PATH] [--title TEXT]
+    fedkd-plot curves RUNS... [--metric M ...] [--out PATH] [--title TEXT]
 
 RUNS are run directories or folders holding them (a Hydra sweep folder). Writes PATH.png, PATH.svg and
-PATH.csv (the plotted points); PATH defaults to <first RUNS folder>/privacy_utility.
+PATH.csv (the plotted points); PATH defaults to <first RUNS folder>/privacy_utility or .../curves.
+`curves` overlays federated runs' rounds.csv: one line per method, mean ± std over seeds.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from pathlib import Path
 
 from fedkd.commands.skeleton import user_errors
 from fedkd.errors import UserError
+from fedkd.plots.curves import DEFAULT_METRICS, curve_points, line_labels
+from fedkd.plots.curves import draw as draw_curves
+from fedkd.plots.curves import write_csv as write_curve_csv
 from fedkd.plots.privacy_utility import aggregate, default_metrics, draw, finite, split_formal, write_csv
 from fedkd.plots.run_records import find_runs, read_run
 
@@ -36,6 +41,19 @@ def privacy_utility(runs: list[Path], metrics: list[str] | None, out: Path | Non
     return [*paths, out.with_suffix(".csv")]
 
 
+def curves(runs: list[Path], metrics: list[str] | None, out: Path | None, title: str | None) -> list[Path]:
+    records = [r for r in (read_run(p) for p in find_runs(runs)) if r.kind == "federated"]
+    if not records:
+        raise UserError("no federated runs found; curves plot fedkd-sim runs (rounds.csv)")
+    chosen = tuple(metrics) if metrics else DEFAULT_METRICS
+    points = curve_points(line_labels(records), chosen)
+    out = out or (runs[0] if runs[0].is_dir() else runs[0].parent) / "curves"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = draw_curves(points, chosen, out, title or f"learning curves, {len(records)} runs")
+    write_curve_csv(points, out.with_suffix(".csv"))
+    return [*paths, out.with_suffix(".csv")]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="fedkd-plot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,8 +64,15 @@ def main(argv: list[str] | None = None) -> None:
                     "repeat for several panels")
     pu.add_argument("--out", type=Path, help="output path without suffix")
     pu.add_argument("--title")
+    cu = commands.add_parser("curves", help="metrics per round, one line per method, mean ± std over seeds")
+    cu.add_argument("runs", nargs="+", type=Path)
+    cu.add_argument("--metric", action="append", help="a rounds.csv column (default: personal_accuracy_client_mean "
+                    "and global_accuracy); repeat for several panels")
+    cu.add_argument("--out", type=Path, help="output path without suffix")
+    cu.add_argument("--title")
     args = parser.parse_args(argv)
+    command = privacy_utility if args.command == "privacy-utility" else curves
     with user_errors():
-        written = privacy_utility(args.runs, args.metric, args.out, args.title)
+        written = command(args.runs, args.metric, args.out, args.title)
     for path in written:
         print(path)

@@ -50,11 +50,12 @@ class FederatedLog:
     def __init__(self, run: RunDirectory, passes: Iterable[str], terms: Iterable[str],
                  privacy_client_columns: Iterable[str], privacy_round_columns: Iterable[str],
                  score_keys: Iterable[str] = ()) -> None:
-        scores = tuple(score_keys)
+        scores, terms = tuple(score_keys), tuple(terms)
         client_columns = (*IDENTITY_COLUMNS, *train_columns(passes, terms), *privacy_client_columns,
                           *EVALUATION_COLUMNS, *(f"{reply.PERSONAL_PREFIX}{k}" for k in scores), reply.SECONDS)
-        self.rounds = run.open_csv("rounds.csv", (*ROUND_COLUMNS, *score_columns(scores), *privacy_round_columns,
-                                                  "seconds"))
+        self.loss_terms = ("ce", *terms)
+        self.rounds = run.open_csv("rounds.csv", (*ROUND_COLUMNS, *(reply.loss_key(t) for t in self.loss_terms),
+                                                  *score_columns(scores), *privacy_round_columns, "seconds"))
         self.clients = run.open_csv("clients.csv", client_columns, strict=True, unlogged=UNLOGGED)
 
     def append_clients(self, server_round: int, phase: str, rows: Iterable[Mapping[str, Any]]) -> None:

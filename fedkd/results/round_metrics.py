@@ -17,6 +17,7 @@ from fedkd.protocol.reply import (
     PERSONAL_PREFIX,
     TRAIN_ACCURACY,
     TRAIN_LOSS,
+    loss_key,
 )
 
 METRIC_SCOPE = (
@@ -65,13 +66,17 @@ def score_spread(evaluated: list[dict[str, Any]], score_keys: tuple[str, ...]) -
     return row
 
 
-def round_row(train: list[dict[str, Any]], evaluated: list[dict[str, Any]],
-              score_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+def round_row(train: list[dict[str, Any]], evaluated: list[dict[str, Any]], score_keys: tuple[str, ...] = (),
+              loss_terms: tuple[str, ...] = ()) -> dict[str, Any]:
+    """rounds.csv's row: training loss, accuracy and each term `loss_<term>` of `loss_terms` (example-weighted
+    over the clients that trained), personal and global scores over the evaluated clients."""
     trained = [r for r in evaluated if r[PARTICIPATIONS] > 0]
     unseen = [r for r in evaluated if r[PARTICIPATIONS] == 0]
     row: dict[str, Any] = {"clients_trained": len(train), "clients_evaluated": len(evaluated),
                            "clients_unseen": len(unseen)}
     row |= weighted(train, (TRAIN_LOSS, TRAIN_ACCURACY))
+    for term in loss_terms:
+        row |= weighted(train, (loss_key(term),))
     row |= weighted(evaluated, (PERSONAL_LOSS, PERSONAL_ACCURACY))
     row |= client_spread([r[PERSONAL_ACCURACY] for r in evaluated], PERSONAL_ACCURACY)
     if unseen:

@@ -7,7 +7,6 @@ from typing import Any
 
 from fedkd.results.round_metrics import METRIC_SCOPE
 
-
 VERIFICATION = "personal_verification_accuracy_client_mean"
 
 
