@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("fedkd.workloads", "private_gen"),
     ("fedkd.relations",),                           # the cross-section checks
     ("fedkd.app", "fedkd.face_experiment", "private_gen.config", "private_gen.experiment"),
-    ("fedkd.plots", "fedkd.deploy"),
+    ("fedkd.plots", "fedkd.deploy", "fedkd.tuning"),
     ("fedkd.commands",),                            # console entries and their shared helpers: imported by none
 ]
 SAME_LAYER_ALLOWED = {

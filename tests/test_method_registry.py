@@ -1,5 +1,6 @@
 """A new FL method is its own code plus one registry entry: it composes, runs, and its loss terms reach
-clients.csv. Every entry's searchable hyper-parameters are fields of its settings, inside their rules."""
+clients.csv. Every method's search space (declared by its settings class) covers fields of its settings, inside
+their rules."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from fedkd.config.search_space import Choice, Interval
 from fedkd.distill import forward_outputs
 from fedkd.methods.base import LocalMethod, MethodSettings, RoundInput, StateDict
 from fedkd.methods.registry import METHODS, MethodEntry
+from fedkd.training.local import TrainSettings
 
 
 # --- the toy method: its own settings and client, nothing else -------------------------------------------------
@@ -82,12 +84,19 @@ def test_a_toy_method_with_an_undeclared_loss_term_fails_loudly(tmp_path):
 def test_searchable_hyper_parameters_are_settings_fields_within_their_rules(name):
     entry = METHODS[name]
     fields = {f.name: f for f in dataclasses.fields(entry.settings)}
-    for key, space in entry.searchable.items():
+    for key, space in entry.settings.search_space().items():
         assert key in fields, f"{name}: {key} is not a field of {type(entry.settings).__name__}"
         assert space.contains(getattr(entry.settings, key)), f"{name}: the default of {key} lies outside its space"
         ends = space.values if isinstance(space, Choice) else (space.low, space.high)
         for value in ends:
             assert all(rule.test(value) for rule in rules_of(fields[key])), (name, key, value)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_train_search_space_holds_the_default_learning_rate(optimizer):
+    settings = TrainSettings(optimizer=optimizer, lr=0.001 if optimizer == "adam" else 0.01)
+    (key, space), = settings.search_space().items()
+    assert key == "lr" and space.contains(settings.lr) and space.log
 
 
 def test_interval_grids_cover_their_ends():

@@ -23,7 +23,7 @@ from flwr.supercore.task_identity import TaskIdentity
 
 from fedkd.app.client_app import make_client_app
 from fedkd.app.experiment_config import FederatedConfig
-from fedkd.app.server_app import serve
+from fedkd.app.server_app import RoundObserver, serve
 from fedkd.protocol.run_config import NUM_PARTITIONS, PARTITION_ID
 
 RUN_ID = 1
@@ -74,9 +74,11 @@ class InProcessGrid(Grid):
         return self.pull_messages(self.push_messages(messages))
 
 
-def run_in_process(config: FederatedConfig, output_root: Path | None = None) -> Path:
-    """Run the federation of `config` in this process; returns the run directory."""
+def run_in_process(config: FederatedConfig, output_root: Path | None = None,
+                   on_round: RoundObserver | None = None) -> Path:
+    """Run the federation of `config` in this process; returns the run directory. `on_round` sees each round's
+    row (a tuner reports it and may stop the run by raising)."""
     logging.getLogger("flwr").setLevel(logging.WARNING)
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, RUN_ID, SUPERLINK_NODE_ID
     grid = InProcessGrid(make_client_app(lambda _context: config), config.simulation.num_clients)
-    return serve(grid, config, output_root)
+    return serve(grid, config, output_root, on_round=on_round)

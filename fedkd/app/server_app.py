@@ -69,19 +69,23 @@ def prepare_server(config: FederatedConfig, shape: DataShape | None = None, anno
     return shape
 
 
+RoundObserver = Callable[[Mapping[str, Any]], None]  # sees each round's row; may raise to stop the run
+
+
 def serve(grid: Grid, config: FederatedConfig, output_root: Path | None = None,
-          shape: DataShape | None = None, prepared: bool = False) -> Path:
+          shape: DataShape | None = None, prepared: bool = False, on_round: RoundObserver | None = None) -> Path:
     """Prepare (unless `prepared`, then `shape` is the prepared data's), check the federation's size, then run
-    all rounds into a new run directory; returns it."""
+    all rounds into a new run directory; returns it. `on_round` sees every round's row of rounds.csv."""
     shape = shape if prepared and shape is not None else prepare_server(config, shape)
     _wait_for_nodes(grid, config.simulation.num_clients)
-    path = write_run(config, config.output, lambda run: run_federation(grid, config, run, shape), output_root)
+    path = write_run(config, config.output, lambda run: run_federation(grid, config, run, shape, on_round),
+                     output_root)
     _progress(f"results: {path}")
     return path
 
 
-def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory,
-                   shape: DataShape) -> tuple[Mapping[str, Any], str]:
+def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape: DataShape,
+                   on_round: RoundObserver | None = None) -> tuple[Mapping[str, Any], str]:
     """Run all rounds, writing rounds.csv, clients.csv and privacy.json into `run`; returns the summary."""
     random.seed(config.seed)  # Flower samples nodes with `random`
     torch.manual_seed(config.seed)
@@ -119,6 +123,8 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory,
         rounds.append(row)
         log.append_round(row)
         _progress(" | ".join(filter(None, [_round_line(row, config.num_rounds), privacy.progress(row)])))
+        if on_round is not None:
+            on_round(row)
         return None
 
     client_dp = config.privacy if isinstance(config.privacy, ClientDPSettings) else None

@@ -17,6 +17,7 @@ from omegaconf import MISSING
 from torch import nn
 
 from fedkd.config.fields import one_of, setting
+from fedkd.config.search_space import Space
 from fedkd.data.federated import ClientData
 from fedkd.privacy.sample_level import PrivateTraining
 from fedkd.state.client_state import ClientState
@@ -35,6 +36,10 @@ class MethodSettings:
                                "client, never sent or averaged")
     weighting: str = setting("examples", one_of(("examples", "uniform")), help="server average of the updates: "
                              "weighted by training examples (FedAvg), or uniform (the pFedSD reference)")
+
+    def search_space(self) -> dict[str, Space]:
+        """The method's own hyper-parameters a tuning run searches (keys under `strategy.`), with their ranges."""
+        return {}
 
 
 S = TypeVar("S", bound=MethodSettings)

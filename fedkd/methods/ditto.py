@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from fedkd.config.fields import at_least, setting
+from fedkd.config.search_space import Interval, Space
 from fedkd.methods.base import LocalMethod, MethodSettings, RoundInput, StateDict
 from fedkd.methods.fedavg import proximal_objective
 
@@ -23,6 +24,9 @@ class DittoSettings(MethodSettings):
     name: str = "ditto"
     lambda_proximal: float = setting(0.1, at_least(0), help="λ of (λ/2)·‖v − w_global‖² on the personal model")
     personal_epochs: int = setting(2, at_least(1), help="epochs on the personal model per participation")
+
+    def search_space(self) -> dict[str, Space]:
+        return {"lambda_proximal": Interval(1e-3, 10.0, log=True), "personal_epochs": Interval(1, 5, integer=True)}
 
 
 class DittoClient(LocalMethod[DittoSettings]):

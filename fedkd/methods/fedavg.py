@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fedkd.config.fields import at_least, setting
+from fedkd.config.search_space import Interval, Space
 from fedkd.distill import forward_outputs
 from fedkd.methods.base import LocalMethod, MethodSettings, RoundInput, S, StateDict
 from fedkd.protocol.instructions import PROXIMAL_MU
@@ -30,6 +31,9 @@ class FedProxSettings(MethodSettings):
 
     name: str = "fedprox"
     proximal_mu: float = setting(0.01, at_least(0), help="μ of the proximal term (μ/2)·‖w − w_global‖²")
+
+    def search_space(self) -> dict[str, Space]:
+        return {"proximal_mu": Interval(1e-4, 1.0, log=True)}
 
 
 def proximal_objective(anchor: nn.Module, mu: float) -> Objective:

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fedkd.config.fields import above, at_least, one_of, setting
+from fedkd.config.search_space import Choice, Interval, Space
 from fedkd.distill import KD_FORMS, build_kd_loss, forward_outputs
 from fedkd.methods.base import LocalMethod, MethodSettings, RoundInput, StateDict, frozen
 from fedkd.protocol.reply import loss_key
@@ -72,6 +73,13 @@ class FedCKDSettings(MethodSettings):
                                 "the client's training split")
     global_teacher_from_round: int = setting(1, at_least(1), help="first round whose global model teaches (round "
                                              "1's is the random initial model)")
+
+    def search_space(self) -> dict[str, Space]:
+        space: dict[str, Space] = {"lambda_global": Interval(0.0, 4.0), "lambda_historical": Interval(0.0, 4.0),
+                                   "temperature": Choice((1.0, 2.0, 3.0, 4.0))}
+        if self.name == "pfedsd":  # pFedSD has no global teacher
+            del space["lambda_global"]
+        return space
 
 
 def distillation_objective(teachers: dict[str, tuple[float, nn.Module]], kd_loss: nn.Module) -> Objective:

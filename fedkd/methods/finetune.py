@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from fedkd.config.fields import at_least, setting
+from fedkd.config.search_space import Interval, Space
 from fedkd.methods.base import MethodSettings, RoundInput
 from fedkd.methods.fedavg import FedAvgClient
 
@@ -20,6 +21,9 @@ class FineTuneSettings(MethodSettings):
 
     name: str = "fedavg_ft"
     finetune_epochs: int = setting(2, at_least(1), help="epochs of fine-tuning before each evaluation")
+
+    def search_space(self) -> dict[str, Space]:
+        return {"finetune_epochs": Interval(1, 5, integer=True)}
 
 
 class FedAvgFineTuneClient(FedAvgClient[FineTuneSettings]):

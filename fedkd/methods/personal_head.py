@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from fedkd.config.fields import NOT_EMPTY, at_least, each, setting
+from fedkd.config.search_space import Interval, Space
 from fedkd.methods.base import LocalMethod, MethodSettings, RoundInput, S, StateDict
 
 PERSONAL_HEAD = "fedkd.personal_head"
@@ -39,6 +40,9 @@ class FedRepSettings(FedPerSettings):
     name: str = "fedrep"
     head_epochs: int = setting(2, at_least(1), help="epochs on the head, body frozen")
     body_epochs: int = setting(1, at_least(1), help="epochs on the body, head frozen")
+
+    def search_space(self) -> dict[str, Space]:
+        return {"head_epochs": Interval(1, 5, integer=True), "body_epochs": Interval(1, 3, integer=True)}
 
 
 def is_personal(name: str, prefixes: list[str]) -> bool:

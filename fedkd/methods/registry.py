@@ -1,7 +1,7 @@
 """One entry per FL method: everything `strategy=<name>` selects.
 
 An entry names the client class and the server strategy, holds the method's default settings (its Hydra
-config node), the hyper-parameters a tuning run may search, the loss terms its objective logs, and the
+config node), the loss terms its objective logs, and the
 privacy modes it cannot run under. Adding a method is its own file(s) plus one `METHODS.add(...)` line;
 its loss terms reach clients.csv from `loss_terms` (docs/architecture.md, "Add an FL method").
 """
@@ -15,7 +15,6 @@ from typing import Any
 from flwr.serverapp.strategy import Strategy
 
 from fedkd.config.registry import Registry
-from fedkd.config.search_space import Choice, Interval, Space
 from fedkd.methods.base import LocalMethod, MethodSettings
 from fedkd.methods.ditto import PERSONAL_PASS, DittoClient, DittoSettings
 from fedkd.methods.fedavg import FedAvgClient, FedAvgSettings, FedProxClient, FedProxSettings
@@ -37,36 +36,33 @@ class MethodEntry:
     settings: MethodSettings                              # the defaults of strategy=<name>
     server: type[Strategy] = LoggedFedAvg                 # a Flower message-API strategy with ClientLogMixin
     server_options: Callable[[Any], dict[str, Any]] = no_options  # extra strategy arguments from the settings
-    searchable: Mapping[str, Space] = field(default_factory=dict)  # tunable keys under `strategy.`
     loss_terms: tuple[str, ...] = ()                      # objective terms besides "ce", logged as loss_<term>
     passes: tuple[str, ...] = ()                          # prefixes of further training passes it reports
     refuses: Mapping[str, str] = field(default_factory=dict)  # privacy mode -> why the method cannot run under it
 
 
-KD_SEARCH: dict[str, Space] = {"lambda_global": Interval(0.0, 4.0), "lambda_historical": Interval(0.0, 4.0),
-                               "temperature": Choice((1.0, 2.0, 3.0, 4.0))}
 SEND_WHOLE_MODEL = "it keeps its head on the client; clipping needs the full update"
 
 METHODS: Registry[MethodEntry] = Registry("strategy", lambda entry: entry.settings)
 METHODS.add("fedavg", MethodEntry(FedAvgClient, FedAvgSettings()))
 METHODS.add("fedbn", MethodEntry(FedAvgClient, FedAvgSettings(name="fedbn", local_norm=True)))
 METHODS.add("fedavg_ft", MethodEntry(
-    FedAvgFineTuneClient, FineTuneSettings(), searchable={"finetune_epochs": Interval(1, 5, integer=True)},
+    FedAvgFineTuneClient, FineTuneSettings(),
     refuses={"sample": "it fine-tunes on the private split at every evaluation, outside any planned budget"}))
 METHODS.add("fedprox", MethodEntry(
     FedProxClient, FedProxSettings(), LoggedFedProx, lambda s: {"proximal_mu": s.proximal_mu},
-    searchable={"proximal_mu": Interval(1e-4, 1.0, log=True)}, loss_terms=("proximal",)))
+    loss_terms=("proximal",)))
 METHODS.add("local", MethodEntry(LocalOnlyClient, LocalOnlySettings()))
 METHODS.add("pfedsd", MethodEntry(
     FedCKDClient, FedCKDSettings(name="pfedsd", lambda_global=0.0, first_participation="ce_only"),
-    searchable={k: v for k, v in KD_SEARCH.items() if k != "lambda_global"}, loss_terms=("kd_global", "kd_historical")))
-METHODS.add("fedckd", MethodEntry(FedCKDClient, FedCKDSettings(), searchable=KD_SEARCH,
+    loss_terms=("kd_global", "kd_historical")))
+METHODS.add("fedckd", MethodEntry(FedCKDClient, FedCKDSettings(),
                                   loss_terms=("kd_global", "kd_historical")))
 METHODS.add("ditto", MethodEntry(
-    DittoClient, DittoSettings(), searchable={"lambda_proximal": Interval(1e-3, 10.0, log=True)},
+    DittoClient, DittoSettings(),
     loss_terms=("proximal",), passes=(PERSONAL_PASS,)))
 METHODS.add("fedper", MethodEntry(FedPerClient, FedPerSettings(),
                                   refuses={"client": SEND_WHOLE_MODEL}))
 METHODS.add("fedrep", MethodEntry(
-    FedRepClient, FedRepSettings(), searchable={"head_epochs": Interval(1, 5, integer=True)},
+    FedRepClient, FedRepSettings(),
     passes=(HEAD_PASS,), refuses={"client": SEND_WHOLE_MODEL}))

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fedkd.config.fields import above, at_least, below, one_of, setting
+from fedkd.config.search_space import Interval, Space
 from fedkd.distill.outputs import Outputs, forward_outputs
 from fedkd.privacy.sample_level import PrivateTraining, empty_batch_step
 from fedkd.protocol.reply import TRAIN_ACCURACY, TRAIN_LOSS, loss_key
@@ -38,6 +39,11 @@ class TrainSettings:
     lr: float = setting(0.001, above(0))
     momentum: float = setting(0.9, at_least(0), below(1), help="sgd only")
     weight_decay: float = setting(0.0, at_least(0))
+
+    def search_space(self) -> dict[str, Space]:
+        """What a tuning run searches for every method (keys under `train.`): the learning rate, over two decades
+        around the optimizer's usual value."""
+        return {"lr": Interval(1e-4, 1e-2, log=True) if self.optimizer == "adam" else Interval(1e-3, 1e-1, log=True)}
 
 
 
