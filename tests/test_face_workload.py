@@ -4,12 +4,14 @@ face-distillation terms to the method's objective, and refuses combinations that
 from __future__ import annotations
 
 import csv
+import json
 import re
 
 import pytest
 
 from fedkd.app.experiment_config import FederatedConfig, load_federated
 from fedkd.app.inprocess import run_in_process
+from fedkd.data.federated import load_client_data, prepare_federation
 from fedkd.distill.cckd import CCKD
 from fedkd.distill.logit_feature_kd import LogitFeatureKD
 from fedkd.errors import UserError
@@ -71,3 +73,26 @@ def test_batch_coupled_losses_are_refused_under_differential_privacy():
     check_dp_compatible(CCKD, "client", "workload.method.distiller")  # client-level DP clips whole updates
     with pytest.raises(UserError, match=re.escape("workload.method.distiller=CCKD couples the samples of a batch")):
         check_dp_compatible(CCKD, "sample", "workload.method.distiller")
+
+
+def test_every_evaluation_round_scores_verification_on_identities_no_client_holds(tmp_path):
+    config = face_config("strategy=fedckd")
+    spec = config.federation()
+    data, _ = prepare_federation(spec)
+    held_out = set(spec.holdout.labels(data.labels).tolist())
+    assert len(held_out) == 6
+    for pid in range(3):
+        client = load_client_data(spec, pid)
+        assert not (set(client.train_y.tolist()) | set(client.test_y.tolist())) & held_out
+    path = run_in_process(config, output_root=tmp_path)
+    with open(path / "rounds.csv") as fh:
+        rounds = list(csv.DictReader(fh))
+    columns = ("personal_verification_accuracy_client_mean", "personal_verification_accuracy_client_std",
+               "personal_verification_tar_client_mean", "global_verification_accuracy", "global_verification_tar")
+    assert len(rounds) == 2 and all(0 <= float(r[c]) <= 1 for r in rounds for c in columns)
+    with open(path / "clients.csv") as fh:
+        evaluated = [r for r in csv.DictReader(fh) if r["phase"] == "evaluate"]
+    assert len(evaluated) == 6 and all(r["personal_verification_accuracy"] for r in evaluated)
+    final = json.loads((path / "summary.json").read_text())["final"]
+    assert set(columns) <= set(final)
+    assert (path / "curves.png").is_file() and (path / "curves.svg").is_file()

@@ -14,7 +14,8 @@ import numpy as np
 
 
 def make_pairs(labels: np.ndarray, num_pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Balanced pairs (half same identity, half different) drawn without repeats: (first, second, same)."""
+    """Balanced pairs (half same identity, half different) drawn without repeats: (first, second, same); fewer
+    of a kind when the set has fewer distinct pairs of that kind."""
     rng = np.random.default_rng(seed)
     by_id = [np.flatnonzero(labels == c) for c in np.unique(labels)]
     multi = [rows for rows in by_id if len(rows) >= 2]
@@ -28,7 +29,8 @@ def make_pairs(labels: np.ndarray, num_pairs: int, seed: int) -> tuple[np.ndarra
         a, b = sorted(rng.choice(rows, 2, replace=False))
         positives.add((int(a), int(b)))
     negatives: set[tuple[int, int]] = set()
-    while len(negatives) < half:
+    negative_limit = len(labels) * (len(labels) - 1) // 2 - sum(len(r) * (len(r) - 1) // 2 for r in by_id)
+    while len(negatives) < min(half, negative_limit):
         a, b = sorted(rng.choice(len(labels), 2, replace=False))
         if labels[a] != labels[b]:
             negatives.add((int(a), int(b)))
