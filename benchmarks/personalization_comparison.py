@@ -1,15 +1,16 @@
-"""Compare FedCKD with the personalized-FL baselines and its own ablations on the same partitions.
+"""The personalized-FL comparison: every method tuned on validation splits with the same trial budget, then
+reported on test splits over seeds the tuning never used.
 
-Usage: python benchmarks/personalization_comparison.py [--workers 2] [--seeds 0 1 2] [--rounds 30]
+Usage: python benchmarks/personalization_comparison.py [--stage tune|report|tables|all] [--datasets ...]
+           [--methods ...] [--trials 8] [--workers 2] [--max-minutes 50] [--out results/personalization]
 
-Every (dataset, Dirichlet alpha, method, seed) is one federated run through the in-process runtime
-(same ServerApp, strategies and ClientApp as `flwr run`): 20 clients, half of them sampled per round,
-every client evaluated every `--evaluate-every` rounds and in the final round. Finished runs are
-cached under --out (re-running resumes), then the script writes
-    <out>/runs.csv                    one row per run (final-round metrics)
-    docs/results/<table-name>.csv     mean and std over seeds per (dataset, alpha, method)
-    docs/results/<table-name>.md      the same as a markdown table (default name: personalization)
-Scopes of the numbers: see docs/personalization.md.
+Stage `tune` runs fedkd-tune's search (fedkd/tuning) for every (data set, method) on one partition
+(grid.TUNING_PARTITION) and one seed (grid.TUNING_SEED): `train.lr` plus the method's own hyper-parameters,
+`--trials` trials each, median-pruned per evaluated round. Stage `report` runs every (data set, partition,
+method, report seed) with the tuned values. Stage `tables` writes docs/results/personalization.{md,csv},
+docs/results/personalization_tuned.md and docs/figures/personalization.{png,svg}. Everything is cached under
+--out (tuning journals, finished runs): re-running resumes, and `--max-minutes` stops starting new work after
+that long, so the comparison can be finished in pieces.
 """
 
 from __future__ import annotations
@@ -19,51 +20,65 @@ import contextlib
 import csv
 import json
 import os
-import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS: dict[str, list[str]] = {
-    "Local only": ["strategy=local"],
-    "FedAvg": ["strategy=fedavg"],
-    "FedAvg+FT": ["strategy=fedavg_ft"],
-    "FedProx": ["strategy=fedprox"],
-    "Ditto": ["strategy=ditto"],
-    "FedPer": ["strategy=fedper"],
-    "FedRep": ["strategy=fedrep"],
-    "pFedSD": ["strategy=pfedsd"],
-    "FedCKD": ["strategy=fedckd"],
-    "FedCKD λ_global=0": ["strategy=fedckd", "strategy.lambda_global=0"],
-    "FedCKD λ_historical=0": ["strategy=fedckd", "strategy.lambda_historical=0"],
-}
-# Sensitivity of FedCKD to its own choices (run with --methods ...; not part of the default table).
-VARIANTS: dict[str, list[str]] = {
-    "FedCKD init=historical": ["strategy=fedckd", "strategy.student_init=historical"],
-    "FedCKD T=3": ["strategy=fedckd", "strategy.temperature=3"],
-    "FedCKD λ_global=0.3": ["strategy=fedckd", "strategy.lambda_global=0.3"],
-    "FedCKD first=ce_only": ["strategy=fedckd", "strategy.first_participation=ce_only"],
-}
-ALL_METHODS = METHODS | VARIANTS
-DATASETS: dict[str, list[str]] = {
-    "digits": ["dataset=digits", "lowres=none"],
-    "faces": ["dataset=faces", "dataset.num_identities=100", "lowres=lr16"],
-}
-METRICS = ("personal_accuracy_client_mean", "personal_accuracy_client_std", "personal_accuracy_worst10",
-           "global_accuracy", "seconds_total")
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.personalization import figure, report  # noqa: E402
+from benchmarks.personalization.grid import (  # noqa: E402
+    DATASETS,
+    METHODS,
+    PARTITIONS,
+    REPORT_SEEDS,
+    TUNING_PARTITION,
+    TUNING_SEED,
+    Run,
+    tuning_overrides,
+)
+
+DIAGNOSTICS = {"teacher_historical_accuracy": "teacher_historical_accuracy",
+               "teacher_global_accuracy": "teacher_global_accuracy", "student_train_accuracy": "train_accuracy"}
 
 
-def run_key(dataset: str, alpha: float, method: str, seed: int, tag: str = "") -> str:
-    slug = "".join(c if c.isalnum() else "_" for c in method.replace("λ", "l"))
-    return f"{dataset}-a{alpha}-{slug}-s{seed}" + (f"-{tag}" if tag else "")
+def tuned_overrides(out: Path, dataset: str, method: str) -> list[str] | None:
+    best = out / "tuning" / f"{dataset}-{method}" / "best.json"
+    return json.loads(best.read_text())["overrides"] if best.is_file() else None
+
+
+def stage_tune(args: argparse.Namespace, deadline: float) -> None:
+    from fedkd.tuning.study import TuningJob, tune
+
+    for dataset in args.datasets:
+        for method in args.methods:
+            if time.monotonic() > deadline:
+                print("--max-minutes reached; re-run to continue", flush=True)
+                return
+            name = f"{dataset}-{method}"
+            job = TuningJob(name, tuning_overrides(dataset, method), args.out / "tuning" / name, args.trials,
+                            seed=TUNING_SEED)
+            best = tune(job, args.workers)
+            print(f"tuned {name}: {best['value']:.3f} on validation with {' '.join(best['overrides'])} "
+                  f"({best['complete']} complete, {best['pruned']} pruned, {best['seconds']:.0f} s)", flush=True)
+
+
+def _last_quarter_means(path: Path, num_rounds: int) -> dict[str, float]:
+    """Diagnostics over the train replies of the last quarter of rounds (NaN where the method has no teacher)."""
+    with open(path / "clients.csv") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["phase"] == "train" and int(r["round"]) > 0.75 * num_rounds]
+    means = {}
+    for name, column in DIAGNOSTICS.items():
+        values = [float(r[column]) for r in rows if r.get(column) not in (None, "", "nan")]
+        means[name] = sum(values) / len(values) if values else float("nan")
+    return means
 
 
 def one_run(job: dict[str, Any]) -> dict[str, Any]:
-    """Compose, validate and run one job in this (worker) process; returns its final metrics."""
     import torch
 
     from fedkd.app.experiment_config import load_federated
@@ -75,125 +90,112 @@ def one_run(job: dict[str, Any]) -> dict[str, Any]:
     with open(out / "logs" / f"{job['key']}.log", "w") as log, contextlib.redirect_stderr(log):
         path = run_in_process(config, output_root=out / "runs")
     summary = json.loads((path / "summary.json").read_text())
-    row = {k: job[k] for k in ("key", "dataset", "alpha", "method", "seed")}
-    row |= {k: summary["final"].get(k, float("nan")) for k in METRICS if k != "seconds_total"}
-    row |= {"seconds_total": summary["seconds_total"], "run_dir": str(path)}
+    final = summary["final"]
+    row = {k: job[k] for k in ("key", "dataset", "partition", "method", "seed")}
+    row |= {"final_personal": final["personal_accuracy_client_mean"],
+            "best_personal": summary["best_personal_accuracy_client_mean"], "best_round": summary["best_round"],
+            "final_worst10": final["personal_accuracy_worst10"], "final_global": final.get("global_accuracy", "nan"),
+            "final_verification": final.get("personal_verification_accuracy_client_mean", "nan")}
+    row |= _last_quarter_means(path, config.num_rounds)
+    row |= {"seconds": summary["seconds_total"], "run_dir": str(path)}
     tmp = out / "done" / f"{job['key']}.json.tmp"
     tmp.write_text(json.dumps(row))
     tmp.replace(out / "done" / f"{job['key']}.json")
     return row
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    values = [v for v in values if v == v]
-    if not values:
-        return float("nan"), float("nan")
-    return statistics.fmean(values), (statistics.pstdev(values) if len(values) > 1 else 0.0)
+def stage_report(args: argparse.Namespace, deadline: float) -> None:
+    done = {p.stem for p in (args.out / "done").glob("*.json")}
+    jobs, untuned = [], set()
+    for dataset in args.datasets:
+        for method in args.methods:
+            tuned = tuned_overrides(args.out, dataset, method)
+            if tuned is None:
+                untuned.add(f"{dataset}-{method}")
+                continue
+            for partition in args.partitions:
+                for seed in REPORT_SEEDS:
+                    run = Run(dataset, partition, method, seed)
+                    if run.key not in done:
+                        jobs.append({"key": run.key, "dataset": dataset, "partition": partition, "method": method,
+                                     "seed": seed, "overrides": run.overrides(tuned), "out": str(args.out)})
+    if untuned:
+        print(f"not tuned yet (run --stage tune first): {', '.join(sorted(untuned))}", flush=True)
+    print(f"{len(jobs)} report runs to do on {args.workers} workers", flush=True)
+    started = time.perf_counter()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
+        pending, queue, count = set(), list(jobs), 0
+        while queue or pending:
+            while queue and len(pending) < args.workers and time.monotonic() < deadline:
+                pending.add(pool.submit(one_run, queue.pop(0)))
+            if not pending:
+                print(f"--max-minutes reached with {len(queue)} runs left; re-run to continue", flush=True)
+                break
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                row = future.result()
+                count += 1
+                elapsed = time.perf_counter() - started
+                print(f"[{count}/{len(jobs)}] {row['key']}: personal {row['final_personal']:.3f} (best round "
+                      f"{row['best_personal']:.3f}) ({row['seconds']:.0f} s; {elapsed / 60:.0f} min)", flush=True)
 
 
-def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    table = []
-    for dataset in DATASETS:
-        for alpha in sorted({r["alpha"] for r in rows}):
-            for method in ALL_METHODS:
-                group = [r for r in rows if (r["dataset"], r["alpha"], r["method"]) == (dataset, alpha, method)]
-                if not group:
-                    continue
-                entry: dict[str, Any] = {"dataset": dataset, "alpha": alpha, "method": method, "seeds": len(group)}
-                for metric in METRICS:
-                    entry[f"{metric}_mean"], entry[f"{metric}_std"] = mean_std([float(r[metric]) for r in group])
-                table.append(entry)
-    return table
-
-
-def fmt(mean: float, std: float) -> str:
-    return "–" if mean != mean else f"{mean:.3f} ± {std:.3f}"
-
-
-def markdown(table: list[dict[str, Any]], command: str) -> str:
-    lines = [f"Command: `{command}`", "",
-             "| dataset | α | method | personal acc (client mean) | personal worst 10% | "
-             "global acc (trained clients) | seconds / run |",
-             "|---|---:|---|---:|---:|---:|---:|"]
-    for e in table:
-        lines.append(
-            f"| {e['dataset']} | {e['alpha']} | {e['method']} "
-            f"| {fmt(e['personal_accuracy_client_mean_mean'], e['personal_accuracy_client_mean_std'])} "
-            f"| {fmt(e['personal_accuracy_worst10_mean'], e['personal_accuracy_worst10_std'])} "
-            f"| {fmt(e['global_accuracy_mean'], e['global_accuracy_std'])} "
-            f"| {e['seconds_total_mean']:.0f} |")
-    lines.append("")
-    lines.append("Each cell: mean ± std over seeds (std across seeds, not across clients).")
+def tuned_table(out: Path, datasets: list[str], methods: list[str]) -> str:
+    lines = [f"Tuned on {TUNING_PARTITION}, seed {TUNING_SEED}, validation split; value = final-round personal "
+             "validation accuracy of the chosen trial.", "",
+             "| data | method | chosen | validation | complete / pruned trials | tuning s |",
+             "|---|---|---|---:|---:|---:|"]
+    for dataset in datasets:
+        for method in methods:
+            path = out / "tuning" / f"{dataset}-{method}" / "best.json"
+            if path.is_file():
+                b = json.loads(path.read_text())
+                lines.append(f"| {dataset} | {METHODS[method]} | `{' '.join(b['overrides'])}` | {b['value']:.3f} "
+                             f"| {b['complete']} / {b['pruned']} | {b['seconds']:.0f} |")
     return "\n".join(lines)
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+def stage_tables(args: argparse.Namespace) -> None:
+    rows = [json.loads(p.read_text()) for p in sorted((args.out / "done").glob("*.json"))]
+    if not rows:
+        print("no finished report runs yet", flush=True)
+        return
+    report.write_csv(args.out / "runs.csv", rows)
+    table = report.aggregate(rows)
+    report.write_csv(args.docs / "personalization.csv", [{k: v for k, v in e.items() if k != "per_seed"}
+                                                          for e in table])
+    command = "python benchmarks/personalization_comparison.py " + " ".join(sys.argv[1:])
+    text = report.markdown(table, command.strip())
+    (args.docs / "personalization.md").write_text(text + "\n")
+    (args.docs / "personalization_tuned.md").write_text(tuned_table(args.out, list(DATASETS), list(METHODS)) + "\n")
+    for path in figure.draw(table, args.figures / "personalization"):
+        print(path)
+    print(text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--alphas", type=float, nargs="+", default=[0.1, 0.5])
+    parser.add_argument("--stage", choices=("tune", "report", "tables", "all"), default="all")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(ALL_METHODS))
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--evaluate-every", type=int, default=5)
+    parser.add_argument("--partitions", nargs="+", default=list(PARTITIONS), choices=list(PARTITIONS))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--trials", type=int, default=8, help="trial budget per method and data set")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--max-minutes", type=float, default=float("inf"), help="start no new work after this long")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "personalization")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "results")
-    parser.add_argument("--table-name", default="personalization", help="file stem of the docs tables")
-    parser.add_argument("--tag", default="", help="suffix of the run keys, for runs with --extra overrides")
-    parser.add_argument("--extra", nargs="*", default=[], help="Hydra overrides added to every run")
+    parser.add_argument("--figures", type=Path, default=ROOT / "docs" / "figures")
     args = parser.parse_args()
-    if args.extra and not args.tag:
-        parser.error("--extra needs --tag, so that its runs are not mistaken for cached runs without it")
-    for sub in ("runs", "logs", "done"):
+    for sub in ("runs", "logs", "done", "tuning"):
         (args.out / sub).mkdir(parents=True, exist_ok=True)
-    common = ["simulation.num_clients=20", "simulation.fraction_train=0.5", "simulation.fraction_evaluate=1.0",
-              "simulation.backend=inprocess", f"simulation.evaluate_every={args.evaluate_every}",
-              "partition=dirichlet", f"num_rounds={args.rounds}"]
-    jobs = []
-    for dataset in args.datasets:
-        for alpha in args.alphas:
-            for method in args.methods:
-                for seed in args.seeds:
-                    key = run_key(dataset, alpha, method, seed, args.tag)
-                    overrides = [*common, *DATASETS[dataset], *ALL_METHODS[method], f"partition.alpha={alpha}",
-                                 f"seed={seed}", f"output.name={key}", *args.extra]
-                    jobs.append({"key": key, "dataset": dataset, "alpha": alpha, "method": method, "seed": seed,
-                                 "overrides": overrides, "out": str(args.out)})
-    rows = [json.loads(p.read_text()) for p in (args.out / "done").glob("*.json")]
-    done = {r["key"] for r in rows}
-    todo = [j for j in jobs if j["key"] not in done]
-    print(f"{len(jobs)} runs, {len(jobs) - len(todo)} cached, {len(todo)} to run on {args.workers} workers",
-          flush=True)
-    started = time.perf_counter()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(one_run, job) for job in todo]
-        for count, future in enumerate(as_completed(futures), 1):
-            row = future.result()
-            rows.append(row)
-            elapsed = time.perf_counter() - started
-            eta = elapsed / count * (len(todo) - count)
-            print(f"[{count}/{len(todo)}] {row['key']}: personal {row['personal_accuracy_client_mean']:.3f} "
-                  f"global {row['global_accuracy']:.3f} ({row['seconds_total']:.0f} s; eta {eta / 60:.0f} min)",
-                  flush=True)
-    wanted = {j["key"] for j in jobs}
-    rows = sorted((r for r in rows if r["key"] in wanted), key=lambda r: r["key"])
-    write_csv(args.out / "runs.csv", rows)
-    table = aggregate(rows)
-    write_csv(args.docs / f"{args.table_name}.csv", table)
-    command = "python benchmarks/personalization_comparison.py " + " ".join(sys.argv[1:])
-    (args.docs / f"{args.table_name}.md").write_text(markdown(table, command.strip()) + "\n")
-    print(markdown(table, command.strip()))
+    deadline = time.monotonic() + 60 * args.max_minutes
+    if args.stage in ("tune", "all"):
+        stage_tune(args, deadline)
+    if args.stage in ("report", "all"):
+        stage_report(args, deadline)
+    if args.stage in ("tables", "all"):
+        stage_tables(args)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from fedkd.errors import UserError
     [
         (["num_rounds=abc"], "num_rounds='abc' is invalid; allowed: an integer >= 1"),
         (["num_rounds=-3"], "num_rounds=-3 is invalid"),
-        (["strategy=nope"], "strategy='nope' is invalid; allowed: one of: ditto, fedavg, fedavg_ft, fedckd"),
+        (["strategy=nope"], "strategy='nope' is invalid; allowed: one of: ditto, fedavg, fedavg_ft, fedbn, fedckd"),
         (["strategy=fedckd", "strategy.kd_form=mse"],
          "strategy.kd_form='mse' is invalid; allowed: one of: logits, embedding_cosine, relational"),
         (["strategy=fedckd", "strategy.lambda_global=-1"], "strategy.lambda_global=-1 is invalid"),
@@ -22,7 +22,7 @@ from fedkd.errors import UserError
         (["strategy=fedper", "strategy.personal_layers=[]"],
          "strategy.personal_layers=[] is invalid; allowed: a non-empty list of parameter-name prefixes"),
         (["strategy=fedavg", "+strategy.proximal_mu=0.1"],
-         "strategy.proximal_mu is not a known config key of strategy=fedavg (it takes: name)"),
+         "strategy.proximal_mu is not a known config key of strategy=fedavg (it takes: name, local_norm, weighting)"),
         (["strategy.name=fedckd"], "strategy.name='fedckd' is invalid; allowed: the name of the selected option"),
         (["simulation.backend=dask"], "simulation.backend='dask' is invalid; allowed: one of: ray, inprocess"),
         (["partition.alpha=0"], "partition.alpha=0 is invalid; allowed: a number > 0"),

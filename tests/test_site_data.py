@@ -42,7 +42,7 @@ def test_each_site_writes_its_images_under_the_federations_label_indices(tmp_pat
     assert shape == (1, 8, 3)
     assert set(torch.cat([site0.train_y, site0.test_y]).tolist()) == {0, 1}  # carol=0, alice=1 by the list
     assert set(torch.cat([site1.train_y, site1.test_y]).tolist()) == {2}  # bob=2 although alone at its site
-    assert (len(site0.train_y), len(site0.test_y)) == (6, 2)  # 8 images, test_fraction 0.25
+    assert (len(site0.train_y), len(site0.test_y)) == (5, 2)  # 8 images: 2 test, 1 validation (not stored)
     assert site0.train_x.shape[1:] == (1, 8, 8) and site0.train_hr.shape[1:] == (1, 16, 16)
 
 

@@ -101,7 +101,7 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape
     entry = config.method()
     score_keys = config.workload.score_keys()
     log = FederatedLog(run, entry.passes, (*entry.loss_terms, *config.workload.loss_terms()),
-                       privacy.client_columns, privacy.round_columns, score_keys)
+                       privacy.client_columns, privacy.round_columns, score_keys, entry.metrics)
     strategy = build_strategy(config)
     rounds: list[dict[str, Any]] = []
     clock = [time.perf_counter()]

@@ -18,7 +18,7 @@ from fedkd.config.registry import Registry
 from fedkd.methods.base import LocalMethod, MethodSettings
 from fedkd.methods.ditto import PERSONAL_PASS, DittoClient, DittoSettings
 from fedkd.methods.fedavg import FedAvgClient, FedAvgSettings, FedProxClient, FedProxSettings
-from fedkd.methods.fedckd import FedCKDClient, FedCKDSettings
+from fedkd.methods.fedckd import TEACHERS, FedCKDClient, FedCKDSettings, teacher_accuracy_key
 from fedkd.methods.finetune import FedAvgFineTuneClient, FineTuneSettings
 from fedkd.methods.local_only import LocalOnlyClient, LocalOnlySettings
 from fedkd.methods.personal_head import HEAD_PASS, FedPerClient, FedPerSettings, FedRepClient, FedRepSettings
@@ -39,6 +39,7 @@ class MethodEntry:
     loss_terms: tuple[str, ...] = ()                      # objective terms besides "ce", logged as loss_<term>
     passes: tuple[str, ...] = ()                          # prefixes of further training passes it reports
     refuses: Mapping[str, str] = field(default_factory=dict)  # privacy mode -> why the method cannot run under it
+    metrics: tuple[str, ...] = ()                         # further train-reply metrics it reports (diagnostics)
 
 
 SEND_WHOLE_MODEL = "it keeps its head on the client; clipping needs the full update"
@@ -53,11 +54,12 @@ METHODS.add("fedprox", MethodEntry(
     FedProxClient, FedProxSettings(), LoggedFedProx, lambda s: {"proximal_mu": s.proximal_mu},
     loss_terms=("proximal",)))
 METHODS.add("local", MethodEntry(LocalOnlyClient, LocalOnlySettings()))
+TEACHER_ACCURACY = tuple(teacher_accuracy_key(t) for t in TEACHERS)
 METHODS.add("pfedsd", MethodEntry(
     FedCKDClient, FedCKDSettings(name="pfedsd", lambda_global=0.0, first_participation="ce_only"),
-    loss_terms=("kd_global", "kd_historical")))
-METHODS.add("fedckd", MethodEntry(FedCKDClient, FedCKDSettings(),
-                                  loss_terms=("kd_global", "kd_historical")))
+    loss_terms=("kd_global", "kd_historical"), metrics=TEACHER_ACCURACY))
+METHODS.add("fedckd", MethodEntry(FedCKDClient, FedCKDSettings(), loss_terms=("kd_global", "kd_historical"),
+                                  metrics=TEACHER_ACCURACY))
 METHODS.add("ditto", MethodEntry(
     DittoClient, DittoSettings(),
     loss_terms=("proximal",), passes=(PERSONAL_PASS,)))

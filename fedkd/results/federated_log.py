@@ -49,9 +49,9 @@ class FederatedLog:
 
     def __init__(self, run: RunDirectory, passes: Iterable[str], terms: Iterable[str],
                  privacy_client_columns: Iterable[str], privacy_round_columns: Iterable[str],
-                 score_keys: Iterable[str] = ()) -> None:
+                 score_keys: Iterable[str] = (), method_metrics: Iterable[str] = ()) -> None:
         scores, terms = tuple(score_keys), tuple(terms)
-        client_columns = (*IDENTITY_COLUMNS, *train_columns(passes, terms), *privacy_client_columns,
+        client_columns = (*IDENTITY_COLUMNS, *train_columns(passes, terms), *method_metrics, *privacy_client_columns,
                           *EVALUATION_COLUMNS, *(f"{reply.PERSONAL_PREFIX}{k}" for k in scores), reply.SECONDS)
         self.loss_terms = ("ce", *terms)
         self.rounds = run.open_csv("rounds.csv", (*ROUND_COLUMNS, *(reply.loss_key(t) for t in self.loss_terms),
