@@ -9,8 +9,8 @@ FLWR_ARGS ?=
 setup:
 	@scripts/setup.sh
 
-run: setup  ## main job: FedAvg on the embedded faces (pass Hydra overrides in ARGS="...")
-	@$(VENV)/bin/fedkd-sim $(ARGS)
+run: setup  ## main job: FedCKD with the LR face student on the embedded faces (pass Hydra overrides in ARGS="...")
+	@$(VENV)/bin/fedkd-sim +experiment=mission $(ARGS)
 
 faces: setup  ## LR face distillation: HR teacher (cached) -> 16 px student (pass overrides in ARGS="...")
 	@$(VENV)/bin/fedkd-faces $(ARGS)
@@ -44,8 +44,8 @@ bench: setup  ## round overhead, face set difficulty, client update cost, client
 	@$(VENV)/bin/python benchmarks/face_student_speed.py
 	@$(VENV)/bin/python benchmarks/dp_cost.py
 
-compare: setup  ## personalized-FL comparison table (docs/results/personalization.*; 40 min here)
-	@$(VENV)/bin/python benchmarks/personalization_comparison.py --workers 2
+compare: setup  ## tuned personalized-FL comparison (docs/results/personalization.*; resumable; ARGS="--max-minutes 50")
+	@$(VENV)/bin/python benchmarks/personalization_comparison.py --workers 2 $(ARGS)
 
 face-table: setup  ## LR face students: resolution x method table (docs/results/face_distillation.*)
 	@$(VENV)/bin/python benchmarks/face_distillation_table.py --workers 2

@@ -1,15 +1,17 @@
 """The personalized-FL comparison: every method tuned on validation splits with the same trial budget, then
 reported on test splits over seeds the tuning never used.
 
-Usage: python benchmarks/personalization_comparison.py [--stage tune|report|tables|all] [--datasets ...]
+Usage: python benchmarks/personalization_comparison.py [--stage defaults|tune|report|tables|all] [--datasets ...]
            [--methods ...] [--trials 8] [--workers 2] [--max-minutes 50] [--out results/personalization]
 
-Stage `tune` runs fedkd-tune's search (fedkd/tuning) for every (data set, method) on one partition
-(grid.TUNING_PARTITION) and one seed (grid.TUNING_SEED): `train.lr` plus the method's own hyper-parameters,
-`--trials` trials each, median-pruned per evaluated round. Stage `report` runs every (data set, partition,
-method, report seed) with the tuned values. Stage `tables` writes docs/results/personalization.{md,csv},
-docs/results/personalization_tuned.md and docs/figures/personalization.{png,svg}. Everything is cached under
---out (tuning journals, finished runs): re-running resumes, and `--max-minutes` stops starting new work after
+Stage `defaults` (run once, before tuning) measures FedCKD's set-up choices on validation: teacher
+normalisation, the round-1 global teacher and the first participation, the full grid. Stage `tune` runs
+fedkd-tune's search (fedkd/tuning) for every (data set, method) on one partition (grid.TUNING_PARTITION) and one
+seed (grid.TUNING_SEED): `train.lr` plus the method's own hyper-parameters, `--trials` trials each, median-pruned
+per evaluated round. Stage `report` runs every (data set, partition, method, report seed) with the tuned values.
+Stage `tables` writes docs/results/personalization.{md,csv}, docs/results/personalization_tuned.md and
+docs/figures/personalization.{png,svg}. Everything is cached under --out (tuning journals, finished runs):
+re-running resumes, and `--max-minutes` stops starting new work after
 that long, so the comparison can be finished in pieces.
 """
 
@@ -65,6 +67,45 @@ def stage_tune(args: argparse.Namespace, deadline: float) -> None:
             best = tune(job, args.workers)
             print(f"tuned {name}: {best['value']:.3f} on validation with {' '.join(best['overrides'])} "
                   f"({best['complete']} complete, {best['pruned']} pruned, {best['seconds']:.0f} s)", flush=True)
+
+
+DEFAULT_CHOICES = {"strategy.teacher_norm": ("eval", "train", "reestimate"),
+                   "strategy.global_teacher_from_round": (1, 2),
+                   "strategy.first_participation": ("global_teacher", "ce_only")}
+
+
+def stage_defaults(args: argparse.Namespace) -> None:
+    """FedCKD's set-up choices (teacher normalisation, round-1 global teacher, first participation) on validation:
+    the full grid at the shipped λ, T and learning rate, on the tuning partition and seed."""
+    from fedkd.config.search_space import Choice
+    from fedkd.tuning.study import TuningJob, tune
+
+    grid = {k: Choice(v) for k, v in DEFAULT_CHOICES.items()}
+    size = 1
+    for values in DEFAULT_CHOICES.values():
+        size *= len(values)
+    for dataset in args.datasets:
+        name = f"{dataset}-fedckd-defaults"
+        job = TuningJob(name, tuning_overrides(dataset, "fedckd"), args.out / "defaults" / name, size,
+                        sampler="grid", pruner="none", seed=TUNING_SEED, extra=grid, method_space=False)
+        best = tune(job, args.workers)
+        print(f"{name}: best {best['value']:.3f} with {' '.join(best['overrides'])}", flush=True)
+
+
+def defaults_table(out: Path) -> str:
+    lines = ["FedCKD's set-up choices on validation (tuning partition and seed, shipped λ, T, lr); final-round "
+             "personal validation accuracy per combination.", ""]
+    for path in sorted((out / "defaults").glob("*/trials.csv")):
+        with open(path) as fh:
+            trials = [t for t in csv.DictReader(fh) if t["state"] == "COMPLETE"]
+        keys = list(DEFAULT_CHOICES)
+        lines += [f"{path.parent.name.removesuffix('-fedckd-defaults')}:", "",
+                  "| " + " | ".join(k.removeprefix("strategy.") for k in keys) + " | validation |",
+                  "|" + "---|" * len(keys) + "---:|"]
+        for t in sorted(trials, key=lambda t: -float(t["value"])):
+            lines.append("| " + " | ".join(t[k] for k in keys) + f" | {float(t['value']):.3f} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _last_quarter_means(path: Path, num_rounds: int) -> dict[str, float]:
@@ -168,7 +209,8 @@ def stage_tables(args: argparse.Namespace) -> None:
     command = "python benchmarks/personalization_comparison.py " + " ".join(sys.argv[1:])
     text = report.markdown(table, command.strip())
     (args.docs / "personalization.md").write_text(text + "\n")
-    (args.docs / "personalization_tuned.md").write_text(tuned_table(args.out, list(DATASETS), list(METHODS)) + "\n")
+    (args.docs / "personalization_tuned.md").write_text(tuned_table(args.out, list(DATASETS), list(METHODS)) + "\n"
+                                                        + "\n" + defaults_table(args.out) + "\n")
     for path in figure.draw(table, args.figures / "personalization"):
         print(path)
     print(text)
@@ -176,7 +218,7 @@ def stage_tables(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=("tune", "report", "tables", "all"), default="all")
+    parser.add_argument("--stage", choices=("defaults", "tune", "report", "tables", "all"), default="all")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--partitions", nargs="+", default=list(PARTITIONS), choices=list(PARTITIONS))
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
@@ -187,9 +229,11 @@ def main() -> None:
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "results")
     parser.add_argument("--figures", type=Path, default=ROOT / "docs" / "figures")
     args = parser.parse_args()
-    for sub in ("runs", "logs", "done", "tuning"):
+    for sub in ("runs", "logs", "done", "tuning", "defaults"):
         (args.out / sub).mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + 60 * args.max_minutes
+    if args.stage == "defaults":
+        stage_defaults(args)
     if args.stage in ("tune", "all"):
         stage_tune(args, deadline)
     if args.stage in ("report", "all"):

@@ -80,3 +80,17 @@ def test_gallery_probe_split_is_disjoint_and_covers_every_identity():
     assert sorted(labels[gallery]) == list(range(10))
     with pytest.raises(ValueError, match="gallery_per_identity=4"):
         gallery_probe_split(labels, 4, seed=0)
+
+
+def test_best_threshold_is_the_brute_force_argmax_including_ties():
+    from fedkd.faces.protocols.verification import best_threshold
+
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        n = int(rng.integers(2, 60))
+        scores = np.round(rng.normal(size=n), 1)  # rounded: many ties
+        same = rng.random(n) < 0.5
+        candidates = np.unique(scores)
+        mids = np.r_[candidates[0] - 1e-6, (candidates[:-1] + candidates[1:]) / 2, candidates[-1] + 1e-6]
+        brute = [((scores >= t) == same).mean() for t in mids]
+        assert best_threshold(scores, same) == mids[int(np.argmax(brute))]

@@ -212,3 +212,11 @@ def test_the_pfedsd_preset_holds_the_reference_recipe():
     assert (c.partition.name, c.partition.alpha, c.partition.test_fraction, c.partition.validation_fraction) == \
         ("dirichlet", 0.1, 0.2, 0.0)
     assert not norm_keys(c.new_model((1, 16, 10)))
+
+
+def test_the_main_job_preset_is_fedckd_with_the_lr_face_workload_and_takes_overrides():
+    c = load_federated(["+experiment=mission"])
+    assert (c.strategy.name, c.workload.name, c.model.name, c.dataset.name) == ("fedckd", "face_kd", "lr_student",
+                                                                                "faces")
+    assert c.workload.score_keys() == ("verification_accuracy", "verification_tar")
+    assert load_federated(["+experiment=mission", "strategy=fedavg"]).strategy.name == "fedavg"

@@ -68,10 +68,10 @@ class FedCKDSettings(MethodSettings):
                                 help="where the local student starts each participation")
     first_participation: str = setting("global_teacher", one_of(("global_teacher", "ce_only")),
                                        help="global_teacher: global KD only; ce_only: no teacher yet")
-    teacher_norm: str = setting("eval", one_of(TEACHER_NORMS), help="teachers' normalisation: eval = running "
+    teacher_norm: str = setting("reestimate", one_of(TEACHER_NORMS), help="teachers' normalisation: eval = running "
                                 "statistics | train = batch statistics | reestimate = statistics re-estimated on "
                                 "the client's training split")
-    global_teacher_from_round: int = setting(1, at_least(1), help="first round whose global model teaches (round "
+    global_teacher_from_round: int = setting(2, at_least(1), help="first round whose global model teaches (round "
                                              "1's is the random initial model)")
 
     def search_space(self) -> dict[str, Space]:

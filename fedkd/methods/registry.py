@@ -56,7 +56,7 @@ METHODS.add("fedprox", MethodEntry(
 METHODS.add("local", MethodEntry(LocalOnlyClient, LocalOnlySettings()))
 TEACHER_ACCURACY = tuple(teacher_accuracy_key(t) for t in TEACHERS)
 METHODS.add("pfedsd", MethodEntry(
-    FedCKDClient, FedCKDSettings(name="pfedsd", lambda_global=0.0, first_participation="ce_only"),
+    FedCKDClient, FedCKDSettings(name="pfedsd", lambda_global=0.0, first_participation="ce_only", teacher_norm="train"),
     loss_terms=("kd_global", "kd_historical"), metrics=TEACHER_ACCURACY))
 METHODS.add("fedckd", MethodEntry(FedCKDClient, FedCKDSettings(), loss_terms=("kd_global", "kd_historical"),
                                   metrics=TEACHER_ACCURACY))

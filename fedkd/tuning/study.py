@@ -54,11 +54,11 @@ class TuningJob:
     method_space: bool = True
 
     def config(self, chosen: tuple[str, ...] = ()) -> FederatedConfig:
-        taken = [o for o in self.overrides if o.lstrip("+~").split("=")[0] in RESERVED]
+        taken = [o for o in self.overrides if o.lstrip("+~").split("=")[0] in RESERVED and o not in FORCED]
         if taken:
             raise UserError(f"{taken[0]} cannot be set for tuning; the tuner scores the validation split in-process "
                             "and names its runs itself")
-        config = load_federated([*self.overrides, *FORCED, *chosen])
+        config = load_federated([*(o for o in self.overrides if o not in FORCED), *FORCED, *chosen])
         if config.simulation.evaluate_split != "validation":  # the guarantee the comparison rests on
             raise RuntimeError("a tuning run must evaluate on the validation split")
         return config

@@ -44,7 +44,10 @@ def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
     """The threshold (accept when score >= threshold) with the highest accuracy on these pairs."""
     candidates = np.unique(scores)
     mids = np.r_[candidates[0] - 1e-6, (candidates[:-1] + candidates[1:]) / 2, candidates[-1] + 1e-6]
-    accuracy = [((scores >= t) == same).mean() for t in mids]
+    order = np.argsort(scores, kind="stable")
+    below = np.searchsorted(scores[order], mids, side="left")  # pairs rejected at each threshold
+    same_below = np.r_[0, np.cumsum(same[order])][below]
+    accuracy = (same.sum() - same_below + (below - same_below)) / len(scores)
     return float(mids[int(np.argmax(accuracy))])
 
 
