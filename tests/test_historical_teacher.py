@@ -34,7 +34,8 @@ def test_historical_model_is_the_one_stored_last_participation(tmp_path, monkeyp
     config = load_federated([
         "dataset=digits", "lowres=none", "partition=iid", "strategy=fedckd", "num_rounds=6",
         "simulation.num_clients=4", "simulation.fraction_train=0.5", "simulation.backend=inprocess",
-        "simulation.evaluate_every=6", "train.local_epochs=1", f"simulation.state_precision={precision}"])
+        "simulation.evaluate_every=6", "train.local_epochs=1", f"simulation.state_precision={precision}",
+        "strategy.teacher_norm=eval"])  # eval: the teacher is the stored entry itself (reestimate moves its statistics)
     run_in_process(config, output_root=tmp_path)
 
     dtype = torch.float16 if precision == "float16" else torch.float32

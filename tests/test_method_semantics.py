@@ -40,9 +40,10 @@ def _round_input(state: ClientState, server_round: int = 1) -> RoundInput:
 def test_fedckd_teachers_per_participation(overrides, first, later):
     method = build_method("strategy=fedckd", *overrides)
     state = ClientState(RecordDict())
-    assert set(method.teachers(_round_input(state), state.get_model(HISTORICAL_MODEL))) == first
-    method.fit(_round_input(state))
-    teachers = method.teachers(_round_input(state, 2), state.get_model(HISTORICAL_MODEL))
+    # a first participation after round 1 (round 1's random global model does not teach by default)
+    assert set(method.teachers(_round_input(state, 2), state.get_model(HISTORICAL_MODEL))) == first
+    method.fit(_round_input(state, 2))
+    teachers = method.teachers(_round_input(state, 3), state.get_model(HISTORICAL_MODEL))
     assert set(teachers) == later
     assert all(not t.training and not any(p.requires_grad for p in t.parameters()) for _, t in teachers.values())
 

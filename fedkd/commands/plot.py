@@ -58,18 +58,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="fedkd-plot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    pu = commands.add_parser("privacy-utility", help="ε against utility, mean ± std over seeds")
-    pu.add_argument("runs", nargs="+", type=Path)
-    pu.add_argument("--metric", action="append", help="a final-round (federated) or metrics.json (generator) key; "
-                    "repeat for several panels")
-    pu.add_argument("--out", type=Path, help="output path without suffix")
-    pu.add_argument("--title")
-    cu = commands.add_parser("curves", help="metrics per round, one line per method, mean ± std over seeds")
-    cu.add_argument("runs", nargs="+", type=Path)
-    cu.add_argument("--metric", action="append", help="a rounds.csv column (default: personal_accuracy_client_mean "
-                    "and global_accuracy); repeat for several panels")
-    cu.add_argument("--out", type=Path, help="output path without suffix")
-    cu.add_argument("--title")
+    for name, summary, metric in (
+        ("privacy-utility", "ε against utility, mean ± std over seeds",
+         "a final-round (federated) or metrics.json (generator) key"),
+        ("curves", "metrics per round, one line per method, mean ± std over seeds",
+         "a rounds.csv column (default: personal_accuracy_client_mean and global_accuracy)"),
+    ):
+        sub = commands.add_parser(name, help=summary)
+        sub.add_argument("runs", nargs="+", type=Path)
+        sub.add_argument("--metric", action="append", help=f"{metric}; repeat for several panels")
+        sub.add_argument("--out", type=Path, help="output path without suffix")
+        sub.add_argument("--title")
     args = parser.parse_args(argv)
     command = privacy_utility if args.command == "privacy-utility" else curves
     with user_errors():

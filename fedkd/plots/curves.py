@@ -16,7 +16,7 @@ import numpy as np
 
 from fedkd.errors import UserError
 from fedkd.plots.run_records import RunRecord
-from fedkd.results.curves import FORMATS, series
+from fedkd.results.curves import save_figure, series
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -100,10 +100,4 @@ def draw(points: list[CurvePoint], metrics: tuple[str, ...], out: Path, title: s
         ax.set(xlabel="round", ylabel=metric, title=metric)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    paths = [out.with_suffix(suffix) for suffix in FORMATS]
-    for path in paths:
-        fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out, title)

@@ -65,6 +65,11 @@ def draw_run_curves(rounds: Sequence[dict[str, Any]], out: Path, title: str) -> 
     loss_ax.legend(fontsize=8)
     for ax in axes[0]:
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    return save_figure(fig, out, title)
+
+
+def save_figure(fig: plt.Figure, out: Path, title: str) -> list[Path]:
+    """Title, lay out and write `fig` as `out`.png and `out`.svg; returns their paths."""
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     paths = [out.with_suffix(suffix) for suffix in FORMATS]
