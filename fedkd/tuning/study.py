@@ -190,7 +190,7 @@ def write_results(job: TuningJob, study: optuna.Study, space: dict[str, Space]) 
         "budget": job.trials, "complete": len(complete), "pruned": sum(t.state == TrialState.PRUNED for t in trials),
         "failed": sum(t.state == TrialState.FAIL for t in trials), "sampler": job.sampler, "pruner": job.pruner,
         "seconds": sum((t.datetime_complete - t.datetime_start).total_seconds() for t in trials
-                       if t.datetime_complete),
+                       if t.datetime_complete and t.state in COUNTED),  # failed (e.g. killed) trials left out
     }
     tmp = job.folder / "best.json.tmp"
     tmp.write_text(json.dumps(result, indent=2) + "\n")
