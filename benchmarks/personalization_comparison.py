@@ -198,7 +198,8 @@ def tuned_table(out: Path, datasets: list[str], methods: list[str]) -> str:
 
 
 def stage_tables(args: argparse.Namespace) -> None:
-    rows = [json.loads(p.read_text()) for p in sorted((args.out / "done").glob("*.json"))]
+    rows = [r for r in (json.loads(p.read_text()) for p in sorted((args.out / "done").glob("*.json")))
+            if r["dataset"] in args.datasets]
     if not rows:
         print("no finished report runs yet", flush=True)
         return
