@@ -86,17 +86,11 @@ def teacher_accuracy_key(teacher: str) -> str:
     return f"teacher_{teacher}_accuracy"
 
 
-@torch.no_grad()
-def teacher_accuracy(teacher: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
-    """Top-1 accuracy of a teacher, in the mode it teaches in, on the client's training split: how much there is
-    to learn from it (the diagnostic of docs/personalization.md)."""
-    correct = sum(int((forward_outputs(teacher, x[i:i + batch_size]).logits.argmax(1) == y[i:i + batch_size]).sum())
-                  for i in range(0, len(y), batch_size))
-    return correct / max(len(y), 1)
-
-
-def distillation_objective(teachers: dict[str, tuple[float, nn.Module]], kd_loss: nn.Module) -> Objective:
-    """CE plus one weighted KD term per teacher, named `kd_<teacher>`."""
+def distillation_objective(teachers: dict[str, tuple[float, nn.Module]], kd_loss: nn.Module,
+                           tally: dict[str, list[int]] | None = None) -> Objective:
+    """CE plus one weighted KD term per teacher, named `kd_<teacher>`. With `tally`, each teacher's [correct, seen]
+    over the batches it taught is counted from the outputs already computed (its accuracy in the mode it teaches
+    in: how much there is to learn from it, the diagnostic of docs/personalization.md)."""
 
     def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
         student = forward_outputs(model, x)
@@ -105,6 +99,10 @@ def distillation_objective(teachers: dict[str, tuple[float, nn.Module]], kd_loss
             with torch.no_grad():
                 target = forward_outputs(teacher, x)
             terms[f"kd_{name}"] = weight * kd_loss(student, target)
+            if tally is not None:
+                counts = tally.setdefault(name, [0, 0])
+                counts[0] += int((target.logits.argmax(1) == y).sum())
+                counts[1] += len(y)
         return student, terms
 
     return objective
@@ -135,14 +133,14 @@ class FedCKDClient(LocalMethod[FedCKDSettings]):
         start = historical if settings.student_init == "historical" and historical is not None \
             else round_input.global_weights
         student = round_input.model_from(start)
-        teachers = self.teachers(round_input, historical)
-        objective = distillation_objective(teachers, build_kd_loss(settings.kd_form, settings.temperature))
+        tally: dict[str, list[int]] = {}
+        objective = distillation_objective(self.teachers(round_input, historical),
+                                           build_kd_loss(settings.kd_form, settings.temperature), tally)
         metrics = round_input.train(student, self.train_settings, round_input.seed, objective)
-        data = round_input.data
         for name in TEACHERS:  # same keys every round, for aggregation; NaN accuracy: no such teacher this round
             metrics.setdefault(loss_key(f"kd_{name}"), 0.0)
-            metrics[teacher_accuracy_key(name)] = teacher_accuracy(teachers[name][1], data.train_x, data.train_y) \
-                if name in teachers else float("nan")
+            correct, seen = tally.get(name, (0, 0))
+            metrics[teacher_accuracy_key(name)] = correct / seen if seen else float("nan")
         weights = student.state_dict()
         self.store(round_input, HISTORICAL_MODEL, weights)
         return weights, metrics

@@ -133,8 +133,8 @@ def _work(job: TuningJob, worker: int, trials: int) -> None:
 
 def _fail_stale(study: optuna.Study) -> None:
     """Trials left RUNNING by a killed process are marked failed; they do not count towards the budget."""
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
-        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study.tell(trial.number, state=TrialState.FAIL)
 
 
 def tune(job: TuningJob, workers: int = 1) -> dict[str, Any]:
