@@ -26,7 +26,7 @@ class DittoSettings(MethodSettings):
     personal_epochs: int = setting(2, at_least(1), help="epochs on the personal model per participation")
 
     def search_space(self) -> dict[str, Space]:
-        return {"lambda_proximal": Interval(1e-3, 10.0, log=True), "personal_epochs": Interval(1, 5, integer=True)}
+        return {"lambda_proximal": Interval(1e-3, 10.0, log=True), "personal_epochs": Interval(1, 10, integer=True)}
 
 
 class DittoClient(LocalMethod[DittoSettings]):

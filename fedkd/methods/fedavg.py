@@ -33,7 +33,7 @@ class FedProxSettings(MethodSettings):
     proximal_mu: float = setting(0.01, at_least(0), help="μ of the proximal term (μ/2)·‖w − w_global‖²")
 
     def search_space(self) -> dict[str, Space]:
-        return {"proximal_mu": Interval(1e-4, 1.0, log=True)}
+        return {"proximal_mu": Interval(1e-4, 10.0, log=True)}
 
 
 def proximal_objective(anchor: nn.Module, mu: float) -> Objective:

@@ -75,8 +75,8 @@ class FedCKDSettings(MethodSettings):
                                              "1's is the random initial model)")
 
     def search_space(self) -> dict[str, Space]:
-        space: dict[str, Space] = {"lambda_global": Interval(0.0, 4.0), "lambda_historical": Interval(0.0, 4.0),
-                                   "temperature": Choice((1.0, 2.0, 3.0, 4.0))}
+        space: dict[str, Space] = {"lambda_global": Interval(0.0, 10.0), "lambda_historical": Interval(0.0, 10.0),
+                                   "temperature": Choice((1.0, 2.0, 3.0, 4.0, 6.0, 8.0))}
         if self.name == "pfedsd":  # pFedSD has no global teacher
             del space["lambda_global"]
         return space

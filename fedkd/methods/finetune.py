@@ -23,7 +23,7 @@ class FineTuneSettings(MethodSettings):
     finetune_epochs: int = setting(2, at_least(1), help="epochs of fine-tuning before each evaluation")
 
     def search_space(self) -> dict[str, Space]:
-        return {"finetune_epochs": Interval(1, 5, integer=True)}
+        return {"finetune_epochs": Interval(1, 10, integer=True)}
 
 
 class FedAvgFineTuneClient(FedAvgClient[FineTuneSettings]):
