@@ -138,15 +138,20 @@ def one_run(job: dict[str, Any]) -> dict[str, Any]:
             "final_worst10": final["personal_accuracy_worst10"], "final_global": final.get("global_accuracy", "nan"),
             "final_verification": final.get("personal_verification_accuracy_client_mean", "nan")}
     row |= _last_quarter_means(path, config.num_rounds)
-    row |= {"seconds": summary["seconds_total"], "run_dir": str(path)}
+    row |= {"seconds": summary["seconds_total"], "run_dir": str(path), "overrides": job["overrides"]}
     tmp = out / "done" / f"{job['key']}.json.tmp"
     tmp.write_text(json.dumps(row))
     tmp.replace(out / "done" / f"{job['key']}.json")
     return row
 
 
+def finished_runs(out: Path) -> dict[str, list[str]]:
+    """Each finished report run's key and the overrides it ran with."""
+    return {p.stem: json.loads(p.read_text())["overrides"] for p in (out / "done").glob("*.json")}
+
+
 def stage_report(args: argparse.Namespace, deadline: float) -> None:
-    done = {p.stem for p in (args.out / "done").glob("*.json")}
+    done = finished_runs(args.out)
     jobs, untuned = [], set()
     for dataset in args.datasets:
         for method in args.methods:
@@ -157,7 +162,7 @@ def stage_report(args: argparse.Namespace, deadline: float) -> None:
             for partition in args.partitions:
                 for seed in REPORT_SEEDS:
                     run = Run(dataset, partition, method, seed)
-                    if run.key not in done:
+                    if done.get(run.key) != run.overrides(tuned):  # not run yet, or run before a re-tuning
                         jobs.append({"key": run.key, "dataset": dataset, "partition": partition, "method": method,
                                      "seed": seed, "overrides": run.overrides(tuned), "out": str(args.out)})
     if untuned:
@@ -203,7 +208,7 @@ def stage_tables(args: argparse.Namespace) -> None:
     if not rows:
         print("no finished report runs yet", flush=True)
         return
-    report.write_csv(args.out / "runs.csv", rows)
+    report.write_csv(args.out / "runs.csv", [r | {"overrides": " ".join(r["overrides"])} for r in rows])
     table = report.aggregate(rows)
     report.write_csv(args.docs / "personalization.csv", [{k: v for k, v in e.items() if k != "per_seed"}
                                                           for e in table])
