@@ -59,10 +59,16 @@ def make_optimizer(params: Iterable[nn.Parameter], settings: TrainSettings) -> t
 
 
 def shuffled_batches(n: int, batch_size: int, epochs: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Row indices of `epochs` passes over n rows, reshuffled each pass, in batches of `batch_size`."""
+    """Row indices of `epochs` passes over n rows, reshuffled each pass, in batches of `batch_size`.
+
+    A last batch of one row joins the batch before it: BatchNorm cannot train on a single row once the spatial
+    size is 1×1 (the LR student's last stage).
+    """
     for _ in range(epochs):
-        order = torch.randperm(n, generator=generator)
-        yield from order.split(batch_size)
+        batches = list(torch.randperm(n, generator=generator).split(batch_size))
+        if len(batches) > 1 and len(batches[-1]) == 1:
+            batches[-2:] = [torch.cat(batches[-2:])]
+        yield from batches
 
 
 def train_local(
