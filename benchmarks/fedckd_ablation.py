@@ -12,7 +12,6 @@ A diagnostic on the test split: it explains the reported numbers and chooses not
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -24,7 +23,12 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.personalization.grid import PARTITIONS, REPORT_SEEDS, Run  # noqa: E402
 from benchmarks.personalization.report import mean_std, within_noise  # noqa: E402
-from benchmarks.personalization_comparison import finished_runs, one_run, tuned_overrides  # noqa: E402
+from benchmarks.personalization_comparison import (  # noqa: E402
+    finished_rows,
+    finished_runs,
+    one_run,
+    tuned_overrides,
+)
 
 VARIANTS = {"no global teacher": "strategy.lambda_global=0", "no historical teacher": "strategy.lambda_historical=0",
             "T = 1": "strategy.temperature=1"}
@@ -49,24 +53,17 @@ def jobs(out: Path, dataset: str, tuned: list[str]) -> list[dict]:
     return todo
 
 
-def rows_of(folder: Path, dataset: str) -> list[dict]:
-    return [r for r in (json.loads(p.read_text()) for p in sorted(folder.glob("*.json")))
-            if r["dataset"] == dataset]
-
-
 def table(out: Path, dataset: str) -> str:
-    tuned_rows = [r for r in rows_of(out / "done", dataset) if r["method"] == "fedckd"]
-    rows = [r | {"method": "tuned"} for r in tuned_rows] + rows_of(out / "ablation" / "done", dataset)
+    tuned_rows = [r for r in finished_rows(out, [dataset]) if r["method"] == "fedckd"]
+    rows = [r | {"method": "tuned"} for r in tuned_rows] + finished_rows(out / "ablation", [dataset])
     lines = [f"FedCKD ablation on {dataset} (test split, seeds {', '.join(map(str, REPORT_SEEDS))}; mean ± std; "
              "Δ: paired difference of final personal accuracy from the tuned run, * beyond seed noise)", "",
              "| variant | partition | final personal | Δ | student train acc | final global |",
              "|---|---|---:|---:|---:|---:|"]
     for variant in ("tuned", *VARIANTS):
         for partition in PARTITIONS:
-            cell = sorted((r for r in rows if r["method"] == variant and r["partition"] == partition),
-                          key=lambda r: r["seed"])
-            base = sorted((r for r in rows if r["method"] == "tuned" and r["partition"] == partition),
-                          key=lambda r: r["seed"])
+            cell, base = (sorted((r for r in rows if r["method"] == m and r["partition"] == partition),
+                                 key=lambda r: r["seed"]) for m in (variant, "tuned"))
             if not cell:
                 continue
             personal, train, shared = (mean_std([float(r[c]) for r in cell]) for c in COLUMNS)

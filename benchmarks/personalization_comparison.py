@@ -202,9 +202,14 @@ def tuned_table(out: Path, datasets: list[str], methods: list[str]) -> str:
     return "\n".join(lines)
 
 
+def finished_rows(out: Path, datasets: list[str]) -> list[dict[str, Any]]:
+    """The rows of the finished runs under `out` on the given data sets, in key order."""
+    return [r for r in (json.loads(p.read_text()) for p in sorted((out / "done").glob("*.json")))
+            if r["dataset"] in datasets]
+
+
 def stage_tables(args: argparse.Namespace) -> None:
-    rows = [r for r in (json.loads(p.read_text()) for p in sorted((args.out / "done").glob("*.json")))
-            if r["dataset"] in args.datasets]
+    rows = finished_rows(args.out, args.datasets)
     if not rows:
         print("no finished report runs yet", flush=True)
         return
