@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fedkd.faces.protocols.identification import gallery_probe_split, rank_k_accuracy
-from fedkd.faces.protocols.verification import make_pairs, tar_at_far, ten_fold_accuracy, verify
+from fedkd.faces.protocols.verification import make_pairs, pairs_for, tar_at_far, ten_fold_accuracy, verify
 
 
 def clustered_embeddings(identities: int, per_identity: int, spread: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -94,3 +94,16 @@ def test_best_threshold_is_the_brute_force_argmax_including_ties():
         mids = np.r_[candidates[0] - 1e-6, (candidates[:-1] + candidates[1:]) / 2, candidates[-1] + 1e-6]
         brute = [((scores >= t) == same).mean() for t in mids]
         assert best_threshold(scores, same) == mids[int(np.argmax(brute))]
+
+
+def test_cached_pairs_equal_fresh_ones_and_follow_the_labels():
+    labels = np.repeat(np.arange(12), 5)
+    fresh = make_pairs(labels, 200, seed=3)
+    cached = pairs_for(labels.copy(), 200, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(fresh, cached, strict=True))
+    assert pairs_for(labels, 200, seed=3)[0] is cached[0]
+    other = np.r_[labels[5:], labels[:5]]  # the same multiset of labels on other rows: a different cache entry
+    first, second, same = pairs_for(other, 200, seed=3)
+    assert np.array_equal(same, other[first] == other[second])
+    with pytest.raises(ValueError):
+        cached[0][0] = 1

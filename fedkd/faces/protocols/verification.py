@@ -9,6 +9,7 @@ at the threshold whose false-accept rate over the negative pairs is at most the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -70,6 +71,21 @@ def tar_at_far(scores: np.ndarray, same: np.ndarray, far: float) -> float:
     return float((scores[same] > threshold).mean())
 
 
+@lru_cache(maxsize=8)
+def _cached_pairs(label_bytes: bytes, dtype: str, num_pairs: int, seed: int) -> tuple[np.ndarray, ...]:
+    pairs = make_pairs(np.frombuffer(label_bytes, dtype=dtype), num_pairs, seed)
+    for array in pairs:
+        array.flags.writeable = False
+    return pairs
+
+
+def pairs_for(labels: np.ndarray, num_pairs: int, seed: int) -> tuple[np.ndarray, ...]:
+    """`make_pairs`, drawn once per (labels, num_pairs, seed): a federated run verifies every client's model on
+    the same held-out faces every evaluation round, and drawing the pairs was most of its cost."""
+    labels = np.ascontiguousarray(labels)
+    return _cached_pairs(labels.tobytes(), labels.dtype.str, num_pairs, seed)
+
+
 @dataclass(frozen=True)
 class VerificationResult:
     accuracy: float
@@ -89,7 +105,7 @@ def verify(embeddings: np.ndarray, labels: np.ndarray, num_pairs: int, seed: int
 
     `embeddings` are unit-normalised rows; the pair score is their cosine similarity.
     """
-    first, second, same = make_pairs(labels, num_pairs, seed)
+    first, second, same = pairs_for(labels, num_pairs, seed)
     scores = np.sum(embeddings[first] * embeddings[second], axis=1)
     mean, std = ten_fold_accuracy(scores, same, folds)
     upper = np.triu_indices(len(labels), k=1)
