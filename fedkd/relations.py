@@ -176,3 +176,8 @@ def check_generation(c: GenConfig) -> None:
     if generator.needs_class_labels and not c.data.class_conditional:
         raise ConfigError("data.class_conditional", False,
                           f"true with generator={c.generator.name} (it models each class)")
+    objective = getattr(c.generator, "objective", None)
+    if objective is not None and objective.kind == "dsm" and c.gen_privacy.mechanism == "projection_perturbation":
+        raise ConfigError("generator.objective.kind", "dsm",
+                          "ssm or ssm_vr with gen_privacy=projection_perturbation (it perturbs the sliced-score "
+                          "statistics, which DSM does not have)")

@@ -27,6 +27,7 @@ from fedkd.privacy.accounting import epsilon, noise_for_target
 from private_gen.generator_settings import GeneratorSettings
 from private_gen.privacy.dp_sgd import GenDPSettings
 from private_gen.privacy.settings import GenPrivacySettings
+from private_gen.samplers.schedule import SamplerResult
 
 
 @dataclass
@@ -135,7 +136,7 @@ def train_dp_merf(x: torch.Tensor, y: torch.Tensor, num_classes: int, settings: 
 
 
 def sample_dp_merf(model: MerfGenerator, settings: DPMERFSettings, labels: torch.Tensor, shape: tuple[int, ...],
-                   sampler: Any, seed: int) -> tuple[torch.Tensor, int | None]:
+                   sampler: Any, seed: int) -> SamplerResult:
     """Samples of the fitted generator (one forward pass; no sampler, no score evaluations)."""
     with torch.no_grad():
-        return model.eval().sample(labels, torch.Generator().manual_seed(seed)), None
+        return SamplerResult(model.eval().sample(labels, torch.Generator().manual_seed(seed)), None)

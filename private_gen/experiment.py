@@ -17,6 +17,7 @@ from private_gen.config import GenConfig
 from private_gen.data import GenerationData, load_generation_data
 from private_gen.evaluation import evaluate
 from private_gen.generators import GENERATORS
+from private_gen.metrics.acceptance_plot import save_acceptance
 from private_gen.metrics.grid import save_grid
 from private_gen.report import headline, privacy_line
 from private_gen.sampling import balanced_labels, sample_score_model
@@ -41,11 +42,12 @@ def generate(config: GenConfig, data: GenerationData) -> tuple[torch.Tensor, tor
     net, history, record = entry.train(config.generator, config.gen_privacy, data, conditioning_classes(config, data),
                                        config.seed)
     train_seconds = time.perf_counter() - started
-    samples, evaluations = entry.sample(net, config.generator, labels, data.shape, config.sampler,
-                                        config.seed + SAMPLE_SEED_OFFSET)
+    result = entry.sample(net, config.generator, labels, data.shape, config.sampler, config.seed + SAMPLE_SEED_OFFSET)
     sample_seconds = time.perf_counter() - started - train_seconds
-    return samples, labels, {"privacy": record, "history": history, "model": net, "train_seconds": train_seconds,
-                             "sample_seconds": sample_seconds, "score_evaluations_per_sample": evaluations}
+    return result.samples, labels, {"privacy": record, "history": history, "model": net,
+                                    "train_seconds": train_seconds, "sample_seconds": sample_seconds,
+                                    "score_evaluations_per_sample": result.score_evaluations,
+                                    "metropolis_acceptance": result.acceptance}
 
 
 def _quality(config: GenConfig, data: GenerationData, samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -58,11 +60,15 @@ def train_sample_evaluate(config: GenConfig, data: GenerationData, run: RunDirec
     summary = _quality(config, data, samples, labels) | {
         "train_seconds": record["train_seconds"], "sample_seconds": record["sample_seconds"],
         "score_evaluations_per_sample": record["score_evaluations_per_sample"],
+        "metropolis_acceptance": record["metropolis_acceptance"],
         "train_images": len(data.train_x), "test_images": len(data.test_x), "privacy": record["privacy"]}
     run.write_jsonl("history.jsonl", record["history"])
     run.write_json("privacy.json", summary["privacy"])
     save_grid(samples, labels, config.evaluation.grid_per_class, run.path / "samples.png",
               f"{config.generator.name} on {config.dataset.name}: {privacy_line(summary['privacy'])}")
+    if record["metropolis_acceptance"]:
+        save_acceptance(record["metropolis_acceptance"], record["model"].sigmas.tolist(), run.path / "acceptance",
+                        f"{config.generator.name} ({config.generator.parameterization}) on {config.dataset.name}")
     torch.save({"images": samples.mul(255).round().to(torch.uint8), "labels": labels}, run.path / "samples.pt")
     torch.save(record["model"].state_dict(), run.path / "generator.pt")
     text = f"{headline(summary)}\n{privacy_line(summary['privacy'])}"
@@ -91,4 +97,5 @@ def resample(config: GenConfig, run_dir: Path) -> dict[str, Any]:
     result = sample_score_model(net, labels, data.shape, config.sampler, config.seed + SAMPLE_SEED_OFFSET)
     return _quality(config, data, result.samples, labels) | {
         "train_seconds": original["train_seconds"], "sample_seconds": time.perf_counter() - started,
-        "score_evaluations_per_sample": result.score_evaluations, "privacy": original["privacy"]}
+        "score_evaluations_per_sample": result.score_evaluations, "metropolis_acceptance": result.acceptance,
+        "privacy": original["privacy"]}

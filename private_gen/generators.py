@@ -16,6 +16,7 @@ from private_gen.data import GenerationData
 from private_gen.dp_merf import DPMERFSettings, sample_dp_merf, train_dp_merf
 from private_gen.generator_settings import GeneratorSettings
 from private_gen.privacy.settings import GenPrivacySettings
+from private_gen.samplers import SamplerResult
 from private_gen.score_model import ScoreModelSettings, sample_score, train_score_model
 
 Trained = tuple[nn.Module, list[dict[str, float]], dict[str, Any]]  # model, history, privacy record
@@ -26,8 +27,8 @@ class GeneratorEntry:
     settings: GeneratorSettings
     # (settings, privacy, data, classes the model conditions on (0: none), seed) -> trained
     train: Callable[[Any, GenPrivacySettings, GenerationData, int, int], Trained]
-    # (model, settings, labels, image shape, sampler settings, seed) -> (samples in [0, 1], score evaluations)
-    sample: Callable[[Any, Any, torch.Tensor, tuple[int, ...], Any, int], tuple[torch.Tensor, int | None]]
+    # (model, settings, labels, image shape, sampler settings, seed) -> samples in [0, 1], evaluations, acceptance
+    sample: Callable[[Any, Any, torch.Tensor, tuple[int, ...], Any, int], SamplerResult]
     privacy: tuple[str, ...]                 # the gen_privacy mechanisms it runs under
     needs_class_labels: bool = False
 

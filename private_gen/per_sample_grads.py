@@ -1,7 +1,9 @@
-"""Per-sample gradients of the sliced score matching loss with torch.func (vmap over grad).
+"""Per-sample gradients of a score-matching loss with torch.func (vmap over grad).
 
-The loss holds a JVP of the network in its input, so Opacus' backward hooks cannot compute per-sample
-gradients; Opacus runs in its `no_op` mode and receives these as `p.grad_sample`.
+The sliced losses hold a JVP of the network in its input, and an energy model's score is itself an input
+gradient, so Opacus' backward hooks cannot compute their per-sample gradients; Opacus then runs in its
+`no_op` mode and receives these as `p.grad_sample`. (DSM on a score network needs neither and uses Opacus'
+hooks: private_gen/privacy/dp_sgd.py.)
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad_and_value, vmap
 
-from private_gen.sliced_score import SSMBatch, annealed_ssm_loss
+from private_gen.objectives import ScoreBatch, annealed_loss
 
 
-def per_sample_grads(model: nn.Module, batch: SSMBatch, variance_reduced: bool, multiplicity: int = 1,
+def per_sample_grads(model: nn.Module, batch: ScoreBatch, kind: str, multiplicity: int = 1,
                      chunk_size: int | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Gradient of each sample's loss w.r.t. every trainable parameter (name → (B, *param.shape)) and the
     per-sample losses (B,). With `multiplicity` K the batch holds K consecutive rows per sample (see
@@ -22,16 +24,16 @@ def per_sample_grads(model: nn.Module, batch: SSMBatch, variance_reduced: bool, 
     does speed (one thread, 28×28: 66 samples/s at 16, 103 at 64)."""
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
     buffers = {n: b.detach() for n, b in model.named_buffers()}
-    sigmas = buffers["sigmas"]
+    sigmas = model.sigmas
 
     def one_sample(theta: dict[str, torch.Tensor], x, label, level, noise, v) -> torch.Tensor:
         def net(z: torch.Tensor, lv: torch.Tensor, lb: torch.Tensor) -> torch.Tensor:
             return functional_call(model, (theta, buffers), (z, lv, lb))
 
-        return annealed_ssm_loss(net, sigmas, SSMBatch(x, label, level, noise, v), variance_reduced).mean()
+        return annealed_loss(net, sigmas, ScoreBatch(x, label, level, noise, v), kind).mean()
 
     def per_sample(t: torch.Tensor) -> torch.Tensor:
-        return t.view(-1, multiplicity, *t.shape[1:])
+        return t.view(t.shape[0] // multiplicity, multiplicity, *t.shape[1:])
 
     fn = vmap(grad_and_value(one_sample), in_dims=(None, 0, 0, 0, 0, 0), randomness="different",
               chunk_size=chunk_size)

@@ -1,6 +1,6 @@
-"""The score-model generator (Liu, Wang, Guo et al., arXiv 2305.10662): a noise-conditional score network
-trained by sliced score matching, non-privately, under DP-SGD or with projection perturbation, then
-sampled by an annealed sampler."""
+"""The score-model generator (Liu, Wang, Guo et al., arXiv 2305.10662): a noise-conditional score network,
+or the gradient of a learned energy, trained by sliced or denoising score matching, non-privately, under
+DP-SGD or with projection perturbation, then sampled by an annealed sampler."""
 
 from __future__ import annotations
 
@@ -8,22 +8,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
 
+from fedkd.config.fields import one_of, setting
 from private_gen.data import GenerationData
+from private_gen.energy_net import EnergyNet
 from private_gen.generator_settings import GeneratorSettings
 from private_gen.noise_levels import NoiseSettings
-from private_gen.privacy.dp_sgd import GenDPSettings, train_ssm_dp_sgd
+from private_gen.objectives import ScoreObjective
+from private_gen.privacy.dp_sgd import GenDPSettings, train_score_dp_sgd
 from private_gen.privacy.projection_perturbation import (
     GUARANTEE,
     ProjectionPerturbation,
     ProjectionPerturbationSettings,
 )
 from private_gen.privacy.settings import GenPrivacySettings
-from private_gen.samplers import SamplerSettings
+from private_gen.samplers import SamplerResult, SamplerSettings
 from private_gen.sampling import sample_score_model
-from private_gen.score_net import ScoreNet, ScoreNetSettings
-from private_gen.sliced_score import SSMObjective
-from private_gen.training import ScoreTrainSettings, train_ssm
+from private_gen.score_net import ScoreNetSettings
+from private_gen.training import ScoreTrainSettings, train_score
+
+PARAMETERIZATIONS = ("score", "energy")
+ScoreModel = nn.Module  # a ScoreNet or an EnergyNet: forward(x, level, label) is the score
 
 
 @dataclass
@@ -31,35 +37,38 @@ class ScoreModelSettings(GeneratorSettings):
     """`generator=score_ssm`."""
 
     name: str = "score_ssm"
+    parameterization: str = setting("score", one_of(PARAMETERIZATIONS), help="score: the U-Net outputs the score; "
+                                    "energy: the score is −∇ₓE of a scalar energy (Metropolis-corrected HMC)")
     network: ScoreNetSettings = field(default_factory=ScoreNetSettings)
     noise: NoiseSettings = field(default_factory=NoiseSettings)
-    ssm: SSMObjective = field(default_factory=SSMObjective)
+    objective: ScoreObjective = field(default_factory=ScoreObjective)
     train: ScoreTrainSettings = field(default_factory=ScoreTrainSettings)
 
-    def build(self, channels: int, num_classes: int) -> ScoreNet:
-        return self.network.build(channels, self.noise.sigmas(), num_classes)
+    def build(self, channels: int, num_classes: int) -> ScoreModel:
+        net = self.network.build(channels, self.noise.sigmas(), num_classes)
+        return EnergyNet(net) if self.parameterization == "energy" else net
 
 
 def train_score_model(settings: ScoreModelSettings, privacy: GenPrivacySettings, data: GenerationData,
-                      num_classes: int, seed: int) -> tuple[ScoreNet, list[dict[str, float]], dict[str, Any]]:
+                      num_classes: int, seed: int) -> tuple[ScoreModel, list[dict[str, float]], dict[str, Any]]:
     """The trained (EMA) network, its history and the privacy record of the training."""
     torch.manual_seed(seed)
     model = settings.build(data.shape[0], num_classes)
     if isinstance(privacy, GenDPSettings):
-        ema, history, report = train_ssm_dp_sgd(model, data.train_x, data.train_y, settings.train, settings.ssm,
-                                                privacy, seed)
+        ema, history, report = train_score_dp_sgd(model, data.train_x, data.train_y, settings.train,
+                                                  settings.objective, privacy, seed)
         return ema, history, report.as_dict()
     if isinstance(privacy, ProjectionPerturbationSettings):
         hook = ProjectionPerturbation(privacy.clip, privacy.noise_multiplier)
-        ema, history = train_ssm(model, data.train_x, data.train_y, settings.train, settings.ssm, seed, perturb=hook)
+        ema, history = train_score(model, data.train_x, data.train_y, settings.train, settings.objective, seed,
+                                   perturb=hook)
         return ema, history, {"mechanism": "projection perturbation (Liu et al. 2023, as built here)",
                               "epsilon": None, "guarantee": GUARANTEE, "clip": privacy.clip,
                               "noise_multiplier": privacy.noise_multiplier}
-    ema, history = train_ssm(model, data.train_x, data.train_y, settings.train, settings.ssm, seed)
+    ema, history = train_score(model, data.train_x, data.train_y, settings.train, settings.objective, seed)
     return ema, history, {"mechanism": "none", "epsilon": None, "guarantee": "none (non-private)"}
 
 
-def sample_score(model: ScoreNet, settings: ScoreModelSettings, labels: torch.Tensor, shape: tuple[int, ...],
-                 sampler: SamplerSettings, seed: int) -> tuple[torch.Tensor, int | None]:
-    result = sample_score_model(model, labels, shape, sampler, seed, progress=settings.train.progress)
-    return result.samples, result.score_evaluations
+def sample_score(model: ScoreModel, settings: ScoreModelSettings, labels: torch.Tensor, shape: tuple[int, ...],
+                 sampler: SamplerSettings, seed: int) -> SamplerResult:
+    return sample_score_model(model, labels, shape, sampler, seed, progress=settings.train.progress)

@@ -104,6 +104,10 @@ class ScoreNet(nn.Module):
                             if residual_enhancement else None)
 
     def forward(self, x: torch.Tensor, level: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+        return self.unscaled(x, level, label) / self.sigmas[level].view(-1, *([1] * (x.dim() - 1)))
+
+    def unscaled(self, x: torch.Tensor, level: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+        """The network's output before the division by σ: σ times the score, about −z for x = x₀ + σz."""
         cond = self.level_embedding(level)
         if self.class_embedding is not None:
             if label is None:
@@ -123,4 +127,4 @@ class ScoreNet(nn.Module):
         score = self.out(F.silu(self.out_norm(h)))
         if self.enhancement is not None:
             score = self.enhancement(x, score, cond)
-        return score / self.sigmas[level].view(-1, *([1] * (x.dim() - 1)))
+        return score

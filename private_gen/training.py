@@ -10,12 +10,13 @@ import time
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from fedkd.config.fields import above, at_least, below, setting
-from private_gen.score_net import ScoreNet
-from private_gen.sliced_score import SSMObjective, StatsHook, annealed_ssm_loss, draw_batch
+from private_gen.objectives import ScoreObjective, annealed_loss, draw_batch
+from private_gen.sliced_score import StatsHook
 
 
 @dataclass
@@ -32,13 +33,14 @@ class ScoreTrainSettings:
     progress: bool = setting(True)
 
 
-def ema_of(model: ScoreNet, decay: float) -> AveragedModel:
+def ema_of(model: nn.Module, decay: float) -> AveragedModel:
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
-def train_ssm(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, train: ScoreTrainSettings, objective: SSMObjective,
-              seed: int, perturb: StatsHook | None = None) -> tuple[ScoreNet, list[dict[str, float]]]:
-    """Minibatch Adam on the annealed SSM loss; returns the EMA network and one history row per epoch."""
+def train_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, train: ScoreTrainSettings,
+                objective: ScoreObjective, seed: int, perturb: StatsHook | None = None
+                ) -> tuple[nn.Module, list[dict[str, float]]]:
+    """Minibatch Adam on the annealed objective; returns the EMA network and one history row per epoch."""
     gen = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=train.lr)
     ema = ema_of(model, train.ema_decay)
@@ -46,9 +48,8 @@ def train_ssm(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, train: ScoreTra
     for epoch in tqdm(range(train.epochs), desc="score matching", disable=not train.progress):
         total, count = 0.0, 0
         for idx in torch.randperm(len(x), generator=gen).split(train.batch_size):
-            batch = draw_batch(x[idx], y[idx], len(model.sigmas), objective.num_projections, objective.projection,
-                               gen, objective.noise_multiplicity)
-            loss = annealed_ssm_loss(model, model.sigmas, batch, objective.variance_reduced, perturb).mean()
+            batch = draw_batch(x[idx], y[idx], len(model.sigmas), objective, gen)
+            loss = annealed_loss(model, model.sigmas, batch, objective.kind, perturb).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

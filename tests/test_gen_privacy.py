@@ -13,11 +13,12 @@ from fedkd.errors import UserError
 from fedkd.privacy.accounting import epsilon, noise_for_target, steps_within_budget
 from private_gen.dp_merf import FourierFeatures, class_embedding, release_embedding
 from private_gen.noise_levels import geometric_sigmas
+from private_gen.objectives import ScoreObjective
 from private_gen.privacy import dp_sgd
 from private_gen.privacy.projection_perturbation import ProjectionPerturbation
 from private_gen.privacy.settings import NoGenPrivacy
 from private_gen.score_net import ScoreNet
-from private_gen.sliced_score import ProjectionStats, SSMObjective
+from private_gen.sliced_score import ProjectionStats
 from private_gen.training import ScoreTrainSettings
 
 CASES = [(0.01, 1.1, 1000), (0.05, 1.0, 1000), (0.2, 2.0, 300), (1.0, 5.0, 1)]
@@ -63,10 +64,9 @@ def tiny_problem(n: int = 48) -> tuple[ScoreNet, torch.Tensor, torch.Tensor]:
     return net, torch.rand(n, 1, 8, 8), torch.randint(2, (n,))
 
 
-def settings(epochs: int, multiplicity: int = 1) -> tuple[ScoreTrainSettings, SSMObjective]:
+def settings(epochs: int, multiplicity: int = 1, kind: str = "ssm_vr") -> tuple[ScoreTrainSettings, ScoreObjective]:
     return (ScoreTrainSettings(epochs=epochs, batch_size=16, lr=1e-3, ema_decay=0.9, progress=False),
-            SSMObjective(num_projections=1, projection="gaussian", variance_reduced=True,
-                         noise_multiplicity=multiplicity))
+            ScoreObjective(kind=kind, num_projections=1, projection="gaussian", noise_multiplicity=multiplicity))
 
 
 def dp(target: float, sigma: float | None, bound: float = 1.0, accountant: str = "rdp") -> dp_sgd.GenDPSettings:
@@ -81,14 +81,14 @@ def test_every_per_sample_gradient_is_clipped_before_noise(monkeypatch):
     checked = check_clipping_at_noise(monkeypatch, bound)
     net, x, y = tiny_problem()
     privacy = dp(50.0, 1.0, bound, "rdp")
-    _, _, report = dp_sgd.train_ssm_dp_sgd(net, x, y, *settings(1, multiplicity=2), privacy, seed=0)
+    _, _, report = dp_sgd.train_score_dp_sgd(net, x, y, *settings(1, multiplicity=2), privacy, seed=0)
     assert len(checked) == report.steps == 3 and sum(checked) > 0  # some gradients were actually clipped
 
 
 def test_training_stops_at_the_target_epsilon():
     net, x, y = tiny_problem()
     privacy = dp(3.0, 2.0, 1.0, "rdp")
-    _, history, report = dp_sgd.train_ssm_dp_sgd(net, x, y, *settings(epochs=200), privacy, seed=0)
+    _, history, report = dp_sgd.train_score_dp_sgd(net, x, y, *settings(epochs=200), privacy, seed=0)
     q = 1 / 3  # Opacus' Poisson rate: 1 / ceil(48 / 16)
     assert report.sample_rate == pytest.approx(q)
     assert report.stopped_by_budget and report.steps < report.planned_steps == 600
@@ -102,13 +102,13 @@ def test_a_budget_spent_by_the_first_step_is_refused():
     net, x, y = tiny_problem()
     privacy = dp(0.5, 0.5, 1.0, "rdp")
     with pytest.raises(UserError, match=r"gen_privacy\.noise_multiplier=0\.5 spends"):
-        dp_sgd.train_ssm_dp_sgd(net, x, y, *settings(epochs=1), privacy, seed=0)
+        dp_sgd.train_score_dp_sgd(net, x, y, *settings(epochs=1), privacy, seed=0)
 
 
 def test_noise_found_for_target_is_spent_over_the_planned_steps():
     net, x, y = tiny_problem()
     privacy = dp(8.0, None, 1.0, "prv")
-    _, _, report = dp_sgd.train_ssm_dp_sgd(net, x, y, *settings(epochs=2), privacy, seed=0)
+    _, _, report = dp_sgd.train_score_dp_sgd(net, x, y, *settings(epochs=2), privacy, seed=0)
     assert report.steps == report.planned_steps == 6 and not report.stopped_by_budget
     assert 7.9 <= report.epsilon <= 8.0
 

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from private_gen.noise_levels import geometric_sigmas
+from private_gen.objectives import ScoreObjective, annealed_loss, draw_batch
 from private_gen.per_sample_grads import per_sample_grads
 from private_gen.score_net import ScoreNet
-from private_gen.sliced_score import SSMObjective, annealed_ssm_loss, draw_batch, draw_projections
-from private_gen.training import ScoreTrainSettings, train_ssm
+from private_gen.sliced_score import draw_projections
+from private_gen.training import ScoreTrainSettings, train_score
 
 
 def tiny_net(num_classes: int = 3, levels: int = 4, **kw) -> ScoreNet:
@@ -41,8 +42,9 @@ def test_ssm_loss_matches_a_full_jacobian_computation():
     gen = torch.Generator().manual_seed(1)
     x, y = torch.rand(3, 1, 8, 8, generator=gen), torch.tensor([0, 1, 2])
     for kind, vr in (("gaussian", False), ("rademacher", True), ("gaussian", True)):
-        batch = draw_batch(x, y, len(net.sigmas), 3, kind, gen)
-        ours = annealed_ssm_loss(net, net.sigmas, batch, vr)
+        objective = ScoreObjective(kind="ssm_vr" if vr else "ssm", num_projections=3, projection=kind)
+        batch = draw_batch(x, y, len(net.sigmas), objective, gen)
+        ours = annealed_loss(net, net.sigmas, batch, objective.kind)
         torch.testing.assert_close(ours, reference_loss(net, batch, vr), rtol=1e-4, atol=1e-5)
 
 
@@ -56,15 +58,15 @@ def test_projections_have_identity_second_moment():
 def test_per_sample_gradients_equal_autograd_on_each_sample_alone(multiplicity):
     net = tiny_net(residual_enhancement=True)
     gen = torch.Generator().manual_seed(2)
-    batch = draw_batch(torch.rand(4, 1, 8, 8, generator=gen), torch.tensor([0, 2, 1, 1]), 4, 2, "gaussian", gen,
-                       multiplicity)
+    objective = ScoreObjective(num_projections=2, projection="gaussian", noise_multiplicity=multiplicity)
+    batch = draw_batch(torch.rand(4, 1, 8, 8, generator=gen), torch.tensor([0, 2, 1, 1]), 4, objective, gen)
     assert len(batch.x) == 4 * multiplicity and torch.equal(batch.x[0], batch.x[multiplicity - 1])
-    grads, losses = per_sample_grads(net, batch, True, multiplicity)
+    grads, losses = per_sample_grads(net, batch, "ssm_vr", multiplicity)
     for i in range(4):
         rows = slice(i * multiplicity, (i + 1) * multiplicity)
         one = type(batch)(*(t[rows] for t in (batch.x, batch.label, batch.level, batch.noise, batch.v)))
         net.zero_grad()
-        loss = annealed_ssm_loss(net, net.sigmas, one, True).mean()
+        loss = annealed_loss(net, net.sigmas, one, "ssm_vr").mean()
         loss.backward()
         torch.testing.assert_close(losses[i], loss.detach())
         for name, p in net.named_parameters():
@@ -80,8 +82,8 @@ def test_trained_network_recovers_the_gaussian_score():
     x = mu + std * torch.randn(2048, *d_shape)
     net = ScoreNet(1, geometric_sigmas(0.5, 0.1, 2), width=8, num_classes=0, groups=4, residual_enhancement=False)
     train = ScoreTrainSettings(epochs=6, batch_size=64, lr=3e-3, ema_decay=0.9, progress=False)
-    objective = SSMObjective(num_projections=1, projection="rademacher", variance_reduced=True)
-    model, history = train_ssm(net, x, torch.zeros(len(x), dtype=torch.long), train, objective, seed=0)
+    objective = ScoreObjective(kind="ssm_vr", num_projections=1, projection="rademacher")
+    model, history = train_score(net, x, torch.zeros(len(x), dtype=torch.long), train, objective, seed=0)
     assert history[-1]["loss"] < history[0]["loss"]
     with torch.no_grad():
         for level, sigma in enumerate(model.sigmas.tolist()):

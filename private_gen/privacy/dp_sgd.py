@@ -1,11 +1,13 @@
-"""DP-SGD on the per-sample sliced score matching loss (Abadi et al., CCS 2016; as used for score models
-by Dockhorn et al., "Differentially Private Diffusion Models", TMLR 2023) through Opacus.
+"""DP-SGD on a per-sample score-matching loss (Abadi et al., CCS 2016; as used for score models by Dockhorn
+et al., "Differentially Private Diffusion Models", TMLR 2023) through Opacus.
 
-Opacus runs in `no_op` mode: it wraps the model and data loader (Poisson sampling) and its optimizer clips
-each per-sample gradient to `max_grad_norm`, adds N(0, σ²·max_grad_norm²) to the sum and accounts; the
-per-sample gradients come from torch.func (private_gen/per_sample_grads.py) and are assigned to
-`p.grad_sample`. The noise multiplier is either given or found for the target (ε, δ) over the planned
-steps; training never takes a step that would push ε past the target.
+Opacus wraps the model and data loader (Poisson sampling) and its optimizer clips each per-sample gradient to
+`max_grad_norm`, adds N(0, σ²·max_grad_norm²) to the sum and accounts. Where the loss needs the network's input
+derivatives (SSM, SSM-VR, and any energy model) Opacus runs in `no_op` mode and the per-sample gradients come
+from torch.func (private_gen/per_sample_grads.py); DSM on a score network is an ordinary forward and backward,
+so Opacus' own hooks compute them. With noise multiplicity K the K rows of one record are averaged into one
+per-record gradient before clipping either way. The noise multiplier is either given or found for the target
+(ε, δ) over the planned steps; training never takes a step that would push ε past the target.
 """
 
 from __future__ import annotations
@@ -17,16 +19,17 @@ from typing import Any
 
 import torch
 from opacus import PrivacyEngine
+from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
 from fedkd.config.fields import above, below, one_of, setting
 from fedkd.errors import UserError
 from fedkd.privacy.accounting import ACCOUNTANTS, noise_for_target, spent, steps_within_budget
+from private_gen.objectives import ScoreBatch, ScoreObjective, annealed_loss, draw_batch
 from private_gen.per_sample_grads import per_sample_grads
 from private_gen.privacy.settings import GenPrivacySettings
 from private_gen.score_net import ScoreNet
-from private_gen.sliced_score import SSMObjective, draw_batch
 from private_gen.training import ScoreTrainSettings, ema_of
 
 SCOPE = "sample-level (add/remove one training image), cumulative over all training steps"
@@ -69,9 +72,24 @@ class DPReport:
         return asdict(self)
 
 
-def train_ssm_dp_sgd(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, settings: ScoreTrainSettings,
-                     objective: SSMObjective, privacy: GenDPSettings, seed: int
-                     ) -> tuple[ScoreNet, list[dict[str, float]], DPReport]:
+def uses_opacus_hooks(model: nn.Module, objective: ScoreObjective) -> bool:
+    """DSM on a score network needs no input derivatives, so Opacus' per-sample hooks can compute its gradients."""
+    return objective.kind == "dsm" and isinstance(model, ScoreNet)
+
+
+def _hook_grads(module: nn.Module, params: list[tuple[str, nn.Parameter]], batch: ScoreBatch, multiplicity: int
+                ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Per-record gradients from Opacus' hooks: one backward of the row-mean loss (Opacus scales each row's
+    gradient back to its own), then the K rows of a record averaged."""
+    losses = annealed_loss(module, module._module.sigmas, batch, "dsm")
+    losses.mean().backward()
+    grads = {name: p.grad_sample.view(-1, multiplicity, *p.shape).mean(1) for name, p in params}
+    return grads, losses.detach().view(-1, multiplicity).mean(1)
+
+
+def train_score_dp_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: ScoreTrainSettings,
+                       objective: ScoreObjective, privacy: GenDPSettings, seed: int
+                       ) -> tuple[nn.Module, list[dict[str, float]], DPReport]:
     """Train with DP-SGD; returns the EMA network, one history row per epoch and the privacy report."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1)
@@ -89,14 +107,16 @@ def train_ssm_dp_sgd(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, settings
         raise UserError(f"gen_privacy.noise_multiplier={sigma} spends gen_privacy.target_epsilon={target} in one step; "
                         "raise the noise multiplier (or set it to null) or the target")
 
+    ema = ema_of(model, settings.ema_decay)  # before Opacus attaches anything to the model
+    hooks = uses_opacus_hooks(model, objective)
     engine = PrivacyEngine(accountant=accountant)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     loader = DataLoader(TensorDataset(x, y), batch_size=settings.batch_size)
-    _, dp_optimizer, dp_loader = engine.make_private(
+    private_module, dp_optimizer, dp_loader = engine.make_private(
         module=model, optimizer=optimizer, data_loader=loader, noise_multiplier=sigma,
-        max_grad_norm=privacy.max_grad_norm, poisson_sampling=True, grad_sample_mode="no_op")
+        max_grad_norm=privacy.max_grad_norm, poisson_sampling=True, grad_sample_mode="hooks" if hooks else "no_op")
     params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-    ema = ema_of(model, settings.ema_decay)
+    k = objective.noise_multiplicity
     history, step, started = [], 0, time.perf_counter()
     bar = tqdm(total=allowed, desc="DP-SGD score matching", disable=not settings.progress)
     while step < allowed:
@@ -105,10 +125,9 @@ def train_ssm_dp_sgd(model: ScoreNet, x: torch.Tensor, y: torch.Tensor, settings
             if step >= allowed:
                 break
             if len(xb):
-                batch = draw_batch(xb, yb, len(model.sigmas), objective.num_projections, objective.projection, gen,
-                                   objective.noise_multiplicity)
-                grads, losses = per_sample_grads(model, batch, objective.variance_reduced, objective.noise_multiplicity,
-                                                 settings.per_sample_chunk)
+                batch = draw_batch(xb, yb, len(model.sigmas), objective, gen)
+                grads, losses = (_hook_grads(private_module, params, batch, k) if hooks else
+                                 per_sample_grads(model, batch, objective.kind, k, settings.per_sample_chunk))
                 total, count = total + losses.sum().item(), count + len(xb)
             else:
                 grads = {name: torch.zeros((0, *p.shape)) for name, p in params}

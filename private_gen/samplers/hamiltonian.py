@@ -9,9 +9,11 @@ friction per unit of simulated time would barely refresh at the small-σ levels,
 and left the samples of a learned score far worse on the digits.) Each chain's step is
 drawn uniformly from ε_i·[1 - jitter, 1 + jitter] per trajectory (Neal 2011, §5.4.2.2): a fixed trajectory
 length near half a period of some direction only reflects the chain there and barely mixes it. Where a log-density is
-available a Metropolis step accepts or rejects each trajectory (and flips the momentum on rejection);
-a learned score has no energy, so that correction is skipped. The sampler is batched: all chains move
-together and every score call evaluates the whole batch.
+available (an energy model, private_gen/energy_net.py, with `metropolis: true`) a Metropolis step accepts or
+rejects each trajectory and flips the momentum on rejection (generalised HMC with partial momentum refresh,
+Horowitz 1991; Neal 2011 §5.5.3); a score network has no energy, so that correction is skipped. The random
+step size is drawn independently of the state, so the corrected chain keeps p_σi invariant at every level.
+The sampler is batched: all chains move together and every score call evaluates the whole batch.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class HMCSettings(SamplerSettings):
     step_jitter: float = setting(0.5, at_least(0), below(1), help="each chain's leapfrog step drawn from "
                                  "step·[1 - jitter, 1 + jitter] per trajectory")
     friction: float = setting(2.0, at_least(0), help="momentum kept between trajectories: exp(-friction)")
+    metropolis: bool = setting(True, help="accept/reject each trajectory with the learned energy (energy models "
+                               "only; a score network has none, and runs uncorrected)")
 
 
 def _leapfrog(score: LevelScore, x: torch.Tensor, p: torch.Tensor, grad: torch.Tensor, level: int,
@@ -55,8 +59,9 @@ def annealed_hamiltonian(score: LevelScore, x: torch.Tensor, sigmas: torch.Tenso
     """About `evals_per_level` score evaluations per level, in trajectories of `leapfrog_steps` steps.
 
     Each trajectory costs `leapfrog_steps` evaluations (the gradient at its end is reused at the start
-    of the next one), plus one per level to start. Returns the samples, the evaluations spent and, with
-    `log_density`, the acceptance rate of each level.
+    of the next one), plus one per level to start. With `log_density` each trajectory also evaluates the
+    energy at its end (the current state's is carried along). Returns the samples, the evaluations spent and,
+    with `log_density`, the acceptance rate of each level.
     """
     alphas = step_sizes(sigmas, step_size)
     trajectories = max(1, (evals_per_level - 1) // leapfrog_steps)
@@ -69,6 +74,7 @@ def annealed_hamiltonian(score: LevelScore, x: torch.Tensor, sigmas: torch.Tenso
         grad = score(x, level)
         evaluations += 1
         accepted = 0.0
+        log_p = log_density(x, level) if log_density is not None else None
         for _ in range(trajectories):
             p = keep * p + math.sqrt(1.0 - keep ** 2) * torch.randn(x.shape, generator=generator, dtype=x.dtype)
             jitter = 1.0 + step_jitter * (2 * torch.rand((len(x), *[1] * (x.dim() - 1)), generator=generator) - 1)
@@ -77,11 +83,12 @@ def annealed_hamiltonian(score: LevelScore, x: torch.Tensor, sigmas: torch.Tenso
             if log_density is None:
                 x, p, grad = x_new, p_new, grad_new
                 continue
-            log_ratio = (log_density(x_new, level) - 0.5 * p_new.pow(2).sum(batch_dims)
-                         - log_density(x, level) + 0.5 * p.pow(2).sum(batch_dims))
+            log_p_new = log_density(x_new, level)
+            log_ratio = log_p_new - 0.5 * p_new.pow(2).sum(batch_dims) - log_p + 0.5 * p.pow(2).sum(batch_dims)
             accept = torch.rand(log_ratio.shape, generator=generator) < log_ratio.clamp(max=0).exp()
             mask = accept.view(-1, *([1] * (x.dim() - 1)))
             x = torch.where(mask, x_new, x)
+            log_p = torch.where(accept, log_p_new, log_p)
             grad = torch.where(mask, grad_new, grad)
             p = torch.where(mask, p_new, -p)
             accepted += accept.float().mean().item()

@@ -23,5 +23,5 @@ def step_sizes(sigmas: torch.Tensor, base: float) -> torch.Tensor:
 @dataclass
 class SamplerResult:
     samples: torch.Tensor
-    score_evaluations: int
+    score_evaluations: int | None  # per sample; None for a generator without a sampler
     acceptance: list[float] = field(default_factory=list)  # per level; empty without a Metropolis step
