@@ -181,3 +181,20 @@ def check_generation(c: GenConfig) -> None:
         raise ConfigError("generator.objective.kind", "dsm",
                           "ssm or ssm_vr with gen_privacy=projection_perturbation (it perturbs the sliced-score "
                           "statistics, which DSM does not have)")
+    _check_pretraining(c, generator.pretrains)
+
+
+def _check_pretraining(c: GenConfig, supported: bool) -> None:
+    from private_gen.pretraining import DIGIT_SETS
+
+    name = c.pretrain.name
+    if name == "none":
+        return
+    if not supported:
+        raise ConfigError("pretrain", name, f"none with generator={c.generator.name} (it has no pretraining)")
+    if name == "glyphs" and c.dataset.name not in DIGIT_SETS:
+        raise ConfigError("pretrain", name, f"procedural_faces, checkpoint or none with dataset={c.dataset.name} "
+                          f"(digit glyphs label class k as the digit k: {', '.join(DIGIT_SETS)})")
+    if name == "procedural_faces" and c.dataset.name != "faces":
+        raise ConfigError("pretrain", name, f"glyphs, checkpoint or none with dataset={c.dataset.name} "
+                          "(public procedural faces pretrain a model of dataset=faces)")

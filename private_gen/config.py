@@ -18,6 +18,7 @@ from private_gen.data import GenDataSettings
 from private_gen.evaluation import GenEvaluationSettings
 from private_gen.generator_settings import GeneratorSettings
 from private_gen.generators import GENERATORS
+from private_gen.pretraining import PRETRAIN, PretrainSettings
 from private_gen.privacy.registry import GEN_PRIVACY
 from private_gen.privacy.settings import GenPrivacySettings
 from private_gen.samplers import SAMPLERS, SamplerSettings
@@ -31,6 +32,7 @@ class GenConfig:
     generator: GeneratorSettings = MISSING
     gen_privacy: GenPrivacySettings = MISSING
     sampler: SamplerSettings = MISSING
+    pretrain: PretrainSettings = MISSING
     data: GenDataSettings = field(default_factory=GenDataSettings)
     evaluation: GenEvaluationSettings = field(default_factory=GenEvaluationSettings)
     output: OutputSettings = field(default_factory=lambda: OutputSettings(
@@ -38,7 +40,7 @@ class GenConfig:
 
 
 GENERATION: ExperimentSchema[GenConfig] = ExperimentSchema(
-    "gen", GenConfig, (DATASETS, GENERATORS, GEN_PRIVACY, SAMPLERS), check_generation)
+    "gen", GenConfig, (DATASETS, GENERATORS, GEN_PRIVACY, SAMPLERS, PRETRAIN), check_generation)
 
 
 def load_generation(overrides: Sequence[str] = ()) -> GenConfig:

@@ -19,6 +19,7 @@ from private_gen.evaluation import evaluate
 from private_gen.generators import GENERATORS
 from private_gen.metrics.acceptance_plot import save_acceptance
 from private_gen.metrics.grid import save_grid
+from private_gen.pretraining import Pretraining
 from private_gen.report import headline, privacy_line
 from private_gen.sampling import balanced_labels, sample_score_model
 from private_gen.score_model import ScoreModelSettings
@@ -39,8 +40,9 @@ def generate(config: GenConfig, data: GenerationData) -> tuple[torch.Tensor, tor
     entry = GENERATORS[config.generator.name]
     labels = balanced_labels(config.evaluation.num_samples, data.num_classes)
     started = time.perf_counter()
+    pretraining = Pretraining(config.pretrain, config.dataset, expand(config.data_cache))
     net, history, record = entry.train(config.generator, config.gen_privacy, data, conditioning_classes(config, data),
-                                       config.seed)
+                                       config.seed, pretraining)
     train_seconds = time.perf_counter() - started
     result = entry.sample(net, config.generator, labels, data.shape, config.sampler, config.seed + SAMPLE_SEED_OFFSET)
     sample_seconds = time.perf_counter() - started - train_seconds

@@ -15,6 +15,7 @@ from fedkd.config.registry import Registry
 from private_gen.data import GenerationData
 from private_gen.dp_merf import DPMERFSettings, sample_dp_merf, train_dp_merf
 from private_gen.generator_settings import GeneratorSettings
+from private_gen.pretraining import Pretraining
 from private_gen.privacy.settings import GenPrivacySettings
 from private_gen.samplers import SamplerResult
 from private_gen.score_model import ScoreModelSettings, sample_score, train_score_model
@@ -25,21 +26,22 @@ Trained = tuple[nn.Module, list[dict[str, float]], dict[str, Any]]  # model, his
 @dataclass(frozen=True)
 class GeneratorEntry:
     settings: GeneratorSettings
-    # (settings, privacy, data, classes the model conditions on (0: none), seed) -> trained
-    train: Callable[[Any, GenPrivacySettings, GenerationData, int, int], Trained]
+    # (settings, privacy, data, classes the model conditions on (0: none), seed, pretraining) -> trained
+    train: Callable[[Any, GenPrivacySettings, GenerationData, int, int, Pretraining], Trained]
     # (model, settings, labels, image shape, sampler settings, seed) -> samples in [0, 1], evaluations, acceptance
     sample: Callable[[Any, Any, torch.Tensor, tuple[int, ...], Any, int], SamplerResult]
     privacy: tuple[str, ...]                 # the gen_privacy mechanisms it runs under
     needs_class_labels: bool = False
+    pretrains: bool = False                  # whether it can start from pretrained weights (`pretrain=...`)
 
 
 def _train_merf(settings: DPMERFSettings, privacy: GenPrivacySettings, data: GenerationData, num_classes: int,
-                seed: int) -> Trained:
+                seed: int, pretraining: Pretraining) -> Trained:
     return train_dp_merf(data.train_x, data.train_y, data.num_classes, settings, privacy, seed)
 
 
 GENERATORS: Registry[GeneratorEntry] = Registry("generator", lambda entry: entry.settings)
 GENERATORS.add("score_ssm", GeneratorEntry(ScoreModelSettings(), train_score_model, sample_score,
-                                           ("none", "dp", "projection_perturbation")))
+                                           ("none", "dp", "projection_perturbation"), pretrains=True))
 GENERATORS.add("dp_merf", GeneratorEntry(DPMERFSettings(), _train_merf, sample_dp_merf, ("none", "dp"),
                                          needs_class_labels=True))

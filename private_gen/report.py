@@ -6,10 +6,13 @@ from typing import Any
 
 
 def privacy_line(privacy: dict[str, Any]) -> str:
+    """The run's privacy statement, with what the model was pretrained on where it was."""
     if privacy.get("epsilon") is None:
-        return f"privacy: {privacy['mechanism']} — {privacy['guarantee']}"
-    return (f"privacy: {privacy['mechanism']} — ε={privacy['epsilon']:.3f} at δ={privacy['delta']:g} "
-            f"({privacy['accountant'].upper()} accountant; {privacy['scope']})")
+        line = f"privacy: {privacy['mechanism']} — {privacy['guarantee']}"
+    else:
+        line = (f"privacy: {privacy['mechanism']} — ε={privacy['epsilon']:.3f} at δ={privacy['delta']:g} "
+                f"({privacy['accountant'].upper()} accountant; {privacy['scope']})")
+    return f"{line}; {privacy['pretraining']}" if privacy.get("pretraining") else line
 
 
 def headline(metrics: dict[str, Any]) -> str:

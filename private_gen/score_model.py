@@ -4,7 +4,7 @@ DP-SGD or with projection perturbation, then sampled by an annealed sampler."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -16,6 +16,7 @@ from private_gen.energy_net import EnergyNet
 from private_gen.generator_settings import GeneratorSettings
 from private_gen.noise_levels import NoiseSettings
 from private_gen.objectives import ScoreObjective
+from private_gen.pretraining import Pretraining, description, pretrained_state
 from private_gen.privacy.dp_sgd import GenDPSettings, train_score_dp_sgd
 from private_gen.privacy.projection_perturbation import (
     GUARANTEE,
@@ -50,10 +51,25 @@ class ScoreModelSettings(GeneratorSettings):
 
 
 def train_score_model(settings: ScoreModelSettings, privacy: GenPrivacySettings, data: GenerationData,
-                      num_classes: int, seed: int) -> tuple[ScoreModel, list[dict[str, float]], dict[str, Any]]:
-    """The trained (EMA) network, its history and the privacy record of the training."""
+                      num_classes: int, seed: int, pretraining: Pretraining
+                      ) -> tuple[ScoreModel, list[dict[str, Any]], dict[str, Any]]:
+    """The trained (EMA) network, its history (pretraining rows first) and the privacy record of the training,
+    which says what the model was pretrained on; the private training starts from the pretrained weights."""
+    fingerprint = {k: v for k, v in asdict(settings).items() if k != "train"}
+    state, pre_history = pretrained_state(pretraining, lambda: settings.build(data.shape[0], num_classes),
+                                          data.shape, num_classes, settings.train, settings.objective, fingerprint)
+    ema, history, record = _train_private(settings, privacy, data, num_classes, seed, state)
+    private_rows = [{"stage": "private"} | row for row in history]
+    return ema, [*pre_history, *private_rows], record | {"pretraining": description(pretraining.settings)}
+
+
+def _train_private(settings: ScoreModelSettings, privacy: GenPrivacySettings, data: GenerationData,
+                   num_classes: int, seed: int, state: dict[str, torch.Tensor] | None
+                   ) -> tuple[ScoreModel, list[dict[str, Any]], dict[str, Any]]:
     torch.manual_seed(seed)
     model = settings.build(data.shape[0], num_classes)
+    if state is not None:
+        model.load_state_dict(state)
     if isinstance(privacy, GenDPSettings):
         ema, history, report = train_score_dp_sgd(model, data.train_x, data.train_y, settings.train,
                                                   settings.objective, privacy, seed)

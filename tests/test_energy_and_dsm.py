@@ -11,8 +11,6 @@ import pytest
 import torch
 from torch import nn
 
-from fedkd.errors import ConfigError
-from private_gen.config import load_generation
 from private_gen.energy_net import EnergyNet
 from private_gen.noise_levels import geometric_sigmas
 from private_gen.objectives import ScoreObjective, annealed_loss, draw_batch
@@ -173,8 +171,3 @@ def test_sampling_an_energy_model_reports_its_acceptance_and_a_score_model_none(
                                HMCSettings(evals_per_level=7, leapfrog_steps=3, metropolis=False), seed=0)
     assert plain.acceptance == []
     assert not math.isnan(float(plain.samples.sum()))
-
-
-def test_dsm_is_refused_with_projection_perturbation():
-    with pytest.raises(ConfigError, match=r"generator\.objective\.kind='dsm'"):
-        load_generation(["dataset=digits", "generator.objective.kind=dsm", "gen_privacy=projection_perturbation"])

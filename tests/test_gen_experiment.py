@@ -41,10 +41,14 @@ def generate(tmp_path, *overrides: str) -> tuple[object, dict]:
 @pytest.mark.parametrize("overrides", [
     [*TINY], [*TINY, "gen_privacy=dp", "gen_privacy.accountant=rdp"], [*TINY, "sampler=langevin"],
     [*TINY, "gen_privacy=projection_perturbation"], [*MERF], [*MERF, "gen_privacy=dp"], FACES,
-], ids=["ssm-hmc", "ssm-dp", "ssm-langevin", "ssm-projection", "merf", "merf-dp", "faces-rgb-16px"])
+    [*TINY, "gen_privacy=dp", "generator.parameterization=energy", "generator.objective.kind=dsm"],
+], ids=["ssm-hmc", "ssm-dp", "ssm-langevin", "ssm-projection", "merf", "merf-dp", "faces-rgb-16px",
+        "energy-dsm-dp-metropolis"])
 def test_every_mode_writes_a_complete_run_directory(overrides, tmp_path):
     run, metrics = generate(tmp_path, *overrides)
-    assert {p.name for p in run.iterdir()} == FILES
+    energy = "generator.parameterization=energy" in overrides
+    assert {p.name for p in run.iterdir()} == FILES | ({"acceptance.png", "acceptance.svg"} if energy else set())
+    assert len(metrics["metropolis_acceptance"]) == (3 if energy else 0)
     assert run.parent == tmp_path and not any(p.name.endswith(".incomplete") for p in tmp_path.iterdir())
     assert metrics["frechet_distance"] > 0
     faces = "dataset=faces" in overrides
@@ -80,6 +84,11 @@ def test_every_mode_writes_a_complete_run_directory(overrides, tmp_path):
     (["+generator.typo=1"], "generator.typo is not a known config key of generator=score_ssm"),
     (["generator=dp_merf", "data.class_conditional=false"], "data.class_conditional=False is invalid; allowed: true"),
     (["data.resolution=100"], "data.resolution=100 is invalid"),
+    (["generator.objective.kind=dsm", "gen_privacy=projection_perturbation"], "generator.objective.kind='dsm'"),
+    (["dataset=faces", "pretrain=glyphs"], "pretrain='glyphs' is invalid; allowed: procedural_faces"),
+    (["pretrain=procedural_faces"], "pretrain='procedural_faces' is invalid; allowed: glyphs"),
+    (["generator=dp_merf", "pretrain=glyphs"], "pretrain='glyphs' is invalid; allowed: none with generator=dp_merf"),
+    (["pretrain=glyphs", "pretrain.glyphs.fonts=[Comic.ttf]"], "pretrain.glyphs.fonts='Comic.ttf' is invalid"),
 ])
 def test_bad_values_are_refused_with_the_key_named(overrides, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):

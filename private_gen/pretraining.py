@@ -1,0 +1,180 @@
+"""Pretraining the score model on public data before it sees a private record (`pretrain=<name>`): digit
+glyphs rendered from matplotlib's fonts, procedural faces of public identities, or a checkpoint the user
+gives. It is the recipe of the DP diffusion models that lead DPImageBench (PDP-Diffusion, Ghalebikesabi et
+al. 2023; DP-LDM, Lyu et al. 2023; PrivImage, Li et al. 2024): pretrain on public data, fine-tune under DP.
+
+Pretraining is non-private training on data that contains no private record, so it costs no privacy: the
+accountant sees only the fine-tuning steps, and every run's privacy record says which public data the
+model was pretrained on. Pretrained weights are cached under `data_cache/pretrain/`, keyed by everything
+that shapes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import MISSING
+from torch import nn
+
+from fedkd.config.fields import NOT_EMPTY, above, at_least, setting
+from fedkd.config.registry import Registry
+from fedkd.data.cache import cache_key, load_or_build
+from fedkd.data.dataset_settings import DatasetSettings
+from fedkd.data.synthetic_faces import FaceSpec
+from fedkd.errors import UserError
+from fedkd.paths import expand
+from private_gen.objectives import ScoreObjective
+from private_gen.public.faces import public_face_spec, render_public_faces
+from private_gen.public.glyphs import GlyphSettings, render_glyphs
+from private_gen.training import ScoreTrainSettings, train_score
+
+DIGIT_SETS = ("digits", "mnist_subset", "mnist")  # data sets whose class k is the digit k
+
+
+@dataclass
+class PretrainSettings:
+    name: str = MISSING
+
+
+@dataclass
+class NoPretrain(PretrainSettings):
+    """`pretrain=none`: the score model starts from random weights."""
+
+    name: str = "none"
+
+
+@dataclass
+class PublicPretrain(PretrainSettings):
+    """What pretraining on generated public data shares: its epochs and learning rate (batch size, EMA decay
+    and objective are the generator's own)."""
+
+    epochs: int = setting(10, at_least(1))
+    lr: float = setting(0.002, above(0))
+    seed: int = setting(0, at_least(0), help="seed of the public data and of the pretraining run")
+
+
+@dataclass
+class GlyphPretrain(PublicPretrain):
+    """`pretrain=glyphs`: digit glyphs from matplotlib's fonts (digit data sets: class k is the digit k)."""
+
+    name: str = "glyphs"
+    glyphs: GlyphSettings = field(default_factory=GlyphSettings)
+
+
+@dataclass
+class FacePretrain(PublicPretrain):
+    """`pretrain=procedural_faces`: the project's procedural faces with public identities (face sets; their
+    labels say nothing about private identities, so a class-conditional model sees random ones)."""
+
+    name: str = "procedural_faces"
+    num_identities: int = setting(200, at_least(2))
+    images_per_identity: int = setting(20, at_least(1))
+
+
+@dataclass
+class CheckpointPretrain(PretrainSettings):
+    """`pretrain=checkpoint`: start from a score model's weights (a run's generator.pt) with the same network
+    settings. Whoever supplies it vouches that it saw no private record: ε does not cover what it learnt."""
+
+    name: str = "checkpoint"
+    path: str = setting(MISSING, NOT_EMPTY, help="a generator.pt of a run with the same generator settings")
+
+
+PRETRAIN: Registry[PretrainSettings] = Registry("pretrain")
+PRETRAIN.add("none", NoPretrain())
+PRETRAIN.add("glyphs", GlyphPretrain())
+PRETRAIN.add("procedural_faces", FacePretrain())
+PRETRAIN.add("checkpoint", CheckpointPretrain())
+
+
+def description(pretrain: PretrainSettings) -> str | None:
+    """What the model was pretrained on, for every output that states its privacy; None without pretraining."""
+    if isinstance(pretrain, GlyphPretrain):
+        return (f"pretrained on public synthetic data: {pretrain.glyphs.count} digit glyphs from "
+                f"{len(pretrain.glyphs.fonts)} matplotlib fonts, {pretrain.epochs} epochs (no private record; "
+                "not covered by ε, costs none)")
+    if isinstance(pretrain, FacePretrain):
+        return (f"pretrained on public synthetic data: {pretrain.num_identities}×{pretrain.images_per_identity} "
+                f"procedural faces of public identities, {pretrain.epochs} epochs (no private record; not covered "
+                "by ε, costs none)")
+    if isinstance(pretrain, CheckpointPretrain):
+        return f"initialised from checkpoint {pretrain.path} (not covered by ε; its data are the user's to vouch for)"
+    return None
+
+
+def public_data(pretrain: PublicPretrain, dataset: DatasetSettings, shape: tuple[int, int, int], num_classes: int
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The public images at the private set's shape and the labels a model with `num_classes` classes sees."""
+    channels, side = shape[0], shape[-1]
+    if isinstance(pretrain, GlyphPretrain):
+        x, y = render_glyphs(pretrain.glyphs, side, pretrain.seed)
+        return x.expand(-1, channels, -1, -1).contiguous(), y
+    if isinstance(pretrain, FacePretrain):
+        if not isinstance(dataset, FaceSpec):
+            raise UserError(f"pretrain=procedural_faces needs dataset=faces, not dataset={dataset.name}")
+        spec = public_face_spec(dataset, pretrain.num_identities, pretrain.images_per_identity)
+        x = render_public_faces(spec, side, channels)
+        labels = torch.randint(max(num_classes, 1), (len(x),), generator=torch.Generator().manual_seed(pretrain.seed))
+        return x, labels
+    raise TypeError(f"no public data for pretrain={pretrain.name}")
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """What a generator's training needs to pretrain: the option, the private set's settings (face pretraining
+    draws public identities in its style) and the cache folder."""
+
+    settings: PretrainSettings
+    dataset: DatasetSettings
+    cache_dir: Path
+
+
+def _state_to_arrays(model: nn.Module) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+
+
+def pretrained_state(pretraining: Pretraining, build: Callable[[], nn.Module], shape: tuple[int, int, int],
+                     num_classes: int, train: ScoreTrainSettings, objective: ScoreObjective, fingerprint: dict[str, Any]
+                     ) -> tuple[dict[str, torch.Tensor] | None, list[dict[str, Any]]]:
+    """The weights to start from (None for `none`) and the pretraining history (empty when cached or given).
+
+    `build()` makes a fresh model of the generator's settings; `fingerprint` is everything about them that
+    shapes the weights (network, noise, objective, parameterisation), part of the cache key.
+    """
+    pretrain, dataset = pretraining.settings, pretraining.dataset
+    if isinstance(pretrain, NoPretrain):
+        return None, []
+    if isinstance(pretrain, CheckpointPretrain):
+        path = Path(expand(pretrain.path))
+        if not path.is_file():
+            raise UserError(f"pretrain.path={pretrain.path!r} is not a file; give a run's generator.pt")
+        state = torch.load(path, weights_only=True)
+        try:
+            build().load_state_dict(state)
+        except RuntimeError as error:
+            raise UserError(f"pretrain.path={pretrain.path!r} does not fit generator settings of this run "
+                            f"({str(error).splitlines()[0]}); use the same generator.network and noise") from None
+        return state, []
+    assert isinstance(pretrain, PublicPretrain)
+    history: list[dict[str, Any]] = []
+
+    def run() -> dict[str, np.ndarray]:
+        x, y = public_data(pretrain, dataset, shape, num_classes)
+        settings = dataclasses.replace(train, epochs=pretrain.epochs, lr=pretrain.lr)
+        torch.manual_seed(pretrain.seed)
+        model, rows = train_score(build(), x, y, settings, objective, pretrain.seed)
+        history.extend({"stage": "pretrain"} | row for row in rows)
+        return _state_to_arrays(model)
+
+    params = {"pretrain": dataclasses.asdict(pretrain), "shape": list(shape), "classes": num_classes,
+              "batch_size": train.batch_size, "ema_decay": train.ema_decay, "model": fingerprint}
+    if isinstance(pretrain, FacePretrain):
+        params["faces"] = dataclasses.asdict(dataset)
+    arrays = load_or_build(pretraining.cache_dir / "pretrain" / cache_key(pretrain.name, params), run)
+    return {k: torch.from_numpy(v) for k, v in arrays.items()}, history
