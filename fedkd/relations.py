@@ -162,10 +162,12 @@ def check_faces(c: FacesConfig) -> None:
 
 def check_generation(c: GenConfig) -> None:
     # imported here: the ClientApp imports this module, and needs none of private_gen
+    from private_gen.device import resolve_device
     from private_gen.generators import GENERATORS
     from private_gen.privacy.registry import GEN_PRIVACY
     from private_gen.samplers import SAMPLERS
 
+    resolve_device(c.device)  # device=cuda without a visible CUDA device stops here, before any work
     DATASETS.selected(c.dataset.name, c.dataset)
     SAMPLERS.selected(c.sampler.name, c.sampler)
     GEN_PRIVACY.selected(c.gen_privacy.mechanism, c.gen_privacy)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
-from fedkd.config.fields import NOT_EMPTY, at_least, setting
+from fedkd.config.fields import NOT_EMPTY, at_least, one_of, setting
 from fedkd.config.schema import ExperimentSchema
 from fedkd.data.dataset_settings import DatasetSettings
 from fedkd.data.sources import DATASETS
@@ -15,6 +15,7 @@ from fedkd.paths import DATA_CACHE
 from fedkd.relations import check_generation
 from fedkd.results.run_dir import OutputSettings
 from private_gen.data import GenDataSettings
+from private_gen.device import DEVICES
 from private_gen.evaluation import GenEvaluationSettings
 from private_gen.generator_settings import GeneratorSettings
 from private_gen.generators import GENERATORS
@@ -27,6 +28,8 @@ from private_gen.samplers import SAMPLERS, SamplerSettings
 @dataclass
 class GenConfig:
     seed: int = setting(0, at_least(0))
+    device: str = setting("auto", one_of(DEVICES), help="score model, samplers and metric networks: auto (CUDA when "
+                          "visible, else CPU), cpu or cuda; DP-MERF always trains on the CPU")
     data_cache: str = setting(DATA_CACHE, NOT_EMPTY)
     dataset: DatasetSettings = MISSING
     generator: GeneratorSettings = MISSING

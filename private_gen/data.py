@@ -39,6 +39,11 @@ class GenerationData:
     num_classes: int
     name: str
 
+    def to(self, device: torch.device | str) -> GenerationData:
+        """The same splits on `device`."""
+        return GenerationData(self.train_x.to(device), self.train_y.to(device), self.test_x.to(device),
+                              self.test_y.to(device), self.num_classes, self.name)
+
     @property
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.train_x.shape[1:])  # type: ignore[return-value]

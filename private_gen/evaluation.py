@@ -30,13 +30,15 @@ class GenEvaluationSettings:
 
 
 def evaluate(settings: GenEvaluationSettings, data: GenerationData, samples: torch.Tensor, labels: torch.Tensor,
-             class_conditional: bool, seed: int, cache_dir: Path) -> dict[str, float]:
-    """Fréchet distance in the evaluator's features; synthetic-to-real accuracies when labels mean classes."""
+             class_conditional: bool, seed: int, cache_dir: Path, device: torch.device | str = "cpu"
+             ) -> dict[str, float]:
+    """Fréchet distance in the evaluator's features; synthetic-to-real accuracies when labels mean classes.
+    The evaluator and the CNN train on `device` (the data stay on the CPU)."""
     evaluator = load_or_train_evaluator(data.train_x, data.train_y, data.num_classes, settings.evaluator_epochs,
-                                        settings.evaluator_seed, cache_dir)
+                                        settings.evaluator_seed, cache_dir, device)
     metrics = {"frechet_distance": evaluator_frechet(evaluator, samples, data.test_x),
                "evaluator_real_test_accuracy": evaluator_accuracy(evaluator, data.test_x, data.test_y)}
     if class_conditional:
         metrics |= synthetic_to_real_accuracy(samples, labels, data.test_x, data.test_y, data.num_classes,
-                                              settings.classifier_epochs, settings.logreg_max_iter, seed)
+                                              settings.classifier_epochs, settings.logreg_max_iter, seed, device)
     return metrics

@@ -15,6 +15,7 @@ from fedkd.paths import expand
 from fedkd.results.run_dir import RunDirectory, write_run
 from private_gen.config import GenConfig
 from private_gen.data import GenerationData, load_generation_data
+from private_gen.device import resolve_device
 from private_gen.evaluation import evaluate
 from private_gen.generators import GENERATORS
 from private_gen.metrics.acceptance_plot import save_acceptance
@@ -42,7 +43,7 @@ def generate(config: GenConfig, data: GenerationData) -> tuple[torch.Tensor, tor
     started = time.perf_counter()
     pretraining = Pretraining(config.pretrain, config.dataset, expand(config.data_cache))
     net, history, record = entry.train(config.generator, config.gen_privacy, data, conditioning_classes(config, data),
-                                       config.seed, pretraining)
+                                       config.seed, pretraining, resolve_device(config.device))
     train_seconds = time.perf_counter() - started
     result = entry.sample(net, config.generator, labels, data.shape, config.sampler, config.seed + SAMPLE_SEED_OFFSET)
     sample_seconds = time.perf_counter() - started - train_seconds
@@ -54,7 +55,7 @@ def generate(config: GenConfig, data: GenerationData) -> tuple[torch.Tensor, tor
 
 def _quality(config: GenConfig, data: GenerationData, samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
     return evaluate(config.evaluation, data, samples, labels, config.data.class_conditional, config.seed,
-                    expand(config.data_cache))
+                    expand(config.data_cache), resolve_device(config.device))
 
 
 def train_sample_evaluate(config: GenConfig, data: GenerationData, run: RunDirectory) -> tuple[Mapping[str, Any], str]:
@@ -72,7 +73,7 @@ def train_sample_evaluate(config: GenConfig, data: GenerationData, run: RunDirec
         save_acceptance(record["metropolis_acceptance"], record["model"].sigmas.tolist(), run.path / "acceptance",
                         f"{config.generator.name} ({config.generator.parameterization}) on {config.dataset.name}")
     torch.save({"images": samples.mul(255).round().to(torch.uint8), "labels": labels}, run.path / "samples.pt")
-    torch.save(record["model"].state_dict(), run.path / "generator.pt")
+    torch.save({k: v.cpu() for k, v in record["model"].state_dict().items()}, run.path / "generator.pt")
     text = f"{headline(summary)}\n{privacy_line(summary['privacy'])}"
     print(text)
     return summary, f"```\n{text}\n```"
@@ -92,7 +93,8 @@ def resample(config: GenConfig, run_dir: Path) -> dict[str, Any]:
         raise ValueError("resample() needs a score-model run (generator=score_ssm)")
     data = load_data(config)
     net = config.generator.build(data.shape[0], conditioning_classes(config, data))
-    net.load_state_dict(torch.load(run_dir / "generator.pt", weights_only=True))
+    net.load_state_dict(torch.load(run_dir / "generator.pt", weights_only=True, map_location="cpu"))
+    net.to(resolve_device(config.device))
     original = json.loads((run_dir / "summary.json").read_text())
     labels = balanced_labels(config.evaluation.num_samples, data.num_classes)
     started = time.perf_counter()

@@ -13,6 +13,7 @@ import torch
 
 from fedkd.config.fields import at_least, one_of, setting
 from private_gen.denoising_score import denoising_loss
+from private_gen.device import randn_on
 from private_gen.sliced_score import PROJECTION_KINDS, StatsHook, annealed_sliced_loss, draw_projections
 
 OBJECTIVES = ("ssm", "ssm_vr", "dsm")
@@ -54,8 +55,8 @@ def draw_batch(x: torch.Tensor, label: torch.Tensor, num_levels: int, objective:
     k = objective.noise_multiplicity
     if k > 1:
         x, label = x.repeat_interleave(k, 0), label.repeat_interleave(k, 0)
-    level = torch.randint(num_levels, (x.shape[0],), generator=generator, device=x.device)
-    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    level = torch.randint(num_levels, (x.shape[0],), generator=generator).to(x.device)
+    noise = randn_on(x.shape, generator, x)
     projections = objective.num_projections if objective.sliced else 0
     return ScoreBatch(x, label, level, noise, draw_projections(x, projections, objective.projection, generator))
 

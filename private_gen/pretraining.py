@@ -144,8 +144,9 @@ def pretrained_state(pretraining: Pretraining, build: Callable[[], nn.Module], s
                      ) -> tuple[dict[str, torch.Tensor] | None, list[dict[str, Any]]]:
     """The weights to start from (None for `none`) and the pretraining history (empty when cached or given).
 
-    `build()` makes a fresh model of the generator's settings; `fingerprint` is everything about them that
-    shapes the weights (network, noise, objective, parameterisation), part of the cache key.
+    `build()` makes a fresh model of the generator's settings on the training device; `fingerprint` is
+    everything about them that shapes the weights (network, noise, objective, parameterisation), part of the
+    cache key.
     """
     pretrain, dataset = pretraining.settings, pretraining.dataset
     if isinstance(pretrain, NoPretrain):
@@ -154,7 +155,7 @@ def pretrained_state(pretraining: Pretraining, build: Callable[[], nn.Module], s
         path = Path(expand(pretrain.path))
         if not path.is_file():
             raise UserError(f"pretrain.path={pretrain.path!r} is not a file; give a run's generator.pt")
-        state = torch.load(path, weights_only=True)
+        state = torch.load(path, weights_only=True, map_location="cpu")
         try:
             build().load_state_dict(state)
         except RuntimeError as error:
@@ -168,7 +169,9 @@ def pretrained_state(pretraining: Pretraining, build: Callable[[], nn.Module], s
         x, y = public_data(pretrain, dataset, shape, num_classes)
         settings = dataclasses.replace(train, epochs=pretrain.epochs, lr=pretrain.lr)
         torch.manual_seed(pretrain.seed)
-        model, rows = train_score(build(), x, y, settings, objective, pretrain.seed)
+        model = build()
+        device = next(model.parameters()).device
+        model, rows = train_score(model, x.to(device), y.to(device), settings, objective, pretrain.seed)
         history.extend({"stage": "pretrain"} | row for row in rows)
         return _state_to_arrays(model)
 

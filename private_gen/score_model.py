@@ -51,23 +51,24 @@ class ScoreModelSettings(GeneratorSettings):
 
 
 def train_score_model(settings: ScoreModelSettings, privacy: GenPrivacySettings, data: GenerationData,
-                      num_classes: int, seed: int, pretraining: Pretraining
+                      num_classes: int, seed: int, pretraining: Pretraining, device: torch.device | str = "cpu"
                       ) -> tuple[ScoreModel, list[dict[str, Any]], dict[str, Any]]:
     """The trained (EMA) network, its history (pretraining rows first) and the privacy record of the training,
-    which says what the model was pretrained on; the private training starts from the pretrained weights."""
+    which says what the model was pretrained on; the private training starts from the pretrained weights.
+    Everything trains on `device`, and the model is returned there."""
     fingerprint = {k: v for k, v in asdict(settings).items() if k != "train"}
-    state, pre_history = pretrained_state(pretraining, lambda: settings.build(data.shape[0], num_classes),
+    state, pre_history = pretrained_state(pretraining, lambda: settings.build(data.shape[0], num_classes).to(device),
                                           data.shape, num_classes, settings.train, settings.objective, fingerprint)
-    ema, history, record = _train_private(settings, privacy, data, num_classes, seed, state)
+    ema, history, record = _train_private(settings, privacy, data.to(device), num_classes, seed, state, device)
     private_rows = [{"stage": "private"} | row for row in history]
     return ema, [*pre_history, *private_rows], record | {"pretraining": description(pretraining.settings)}
 
 
 def _train_private(settings: ScoreModelSettings, privacy: GenPrivacySettings, data: GenerationData,
-                   num_classes: int, seed: int, state: dict[str, torch.Tensor] | None
+                   num_classes: int, seed: int, state: dict[str, torch.Tensor] | None, device: torch.device | str
                    ) -> tuple[ScoreModel, list[dict[str, Any]], dict[str, Any]]:
     torch.manual_seed(seed)
-    model = settings.build(data.shape[0], num_classes)
+    model = settings.build(data.shape[0], num_classes).to(device)
     if state is not None:
         model.load_state_dict(state)
     if isinstance(privacy, GenDPSettings):

@@ -35,7 +35,7 @@ def draw_projections(x: torch.Tensor, num: int, kind: str, generator: torch.Gene
     """`num` projection vectors per sample, shape (B, num, *x.shape[1:]), with E[v vᵀ] = I."""
     if kind not in PROJECTION_KINDS:
         raise ValueError(f"projection kind {kind!r}: use one of {PROJECTION_KINDS}")
-    v = torch.randn((x.shape[0], num, *x.shape[1:]), generator=generator, dtype=x.dtype, device=x.device)
+    v = torch.randn((x.shape[0], num, *x.shape[1:]), generator=generator, dtype=x.dtype).to(x.device)
     return v.sign() if kind == "rademacher" else v
 
 

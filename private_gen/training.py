@@ -47,7 +47,7 @@ def train_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, train: Score
     history, started = [], time.perf_counter()
     for epoch in tqdm(range(train.epochs), desc="score matching", disable=not train.progress):
         total, count = 0.0, 0
-        for idx in torch.randperm(len(x), generator=gen).split(train.batch_size):
+        for idx in torch.randperm(len(x), generator=gen).to(x.device).split(train.batch_size):
             batch = draw_batch(x[idx], y[idx], len(model.sigmas), objective, gen)
             loss = annealed_loss(model, model.sigmas, batch, objective.kind, perturb).mean()
             optimizer.zero_grad()

@@ -107,3 +107,12 @@ def test_a_checkpoint_is_loaded_when_it_fits_and_refused_in_one_line_when_not(tm
         train_score_model(settings, NoGenPrivacy(), tiny_data(), 10, 0,
                           Pretraining(CheckpointPretrain(path=str(tmp_path / "missing.pt")), DigitsSettings(),
                                       tmp_path))
+
+
+def test_device_cuda_is_refused_in_one_line_where_no_cuda_device_is_visible(monkeypatch):
+    from private_gen.config import load_generation
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UserError, match=r"device='cuda' is invalid; allowed: auto or cpu \(no CUDA device"):
+        load_generation(["dataset=digits", "device=cuda"])
+    assert load_generation(["dataset=digits"]).device == "auto"

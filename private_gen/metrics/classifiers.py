@@ -32,19 +32,21 @@ class SmallCNN(nn.Module):
 
 
 def train_cnn(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int, seed: int,
-              batch_size: int = 128, lr: float = 1e-3) -> SmallCNN:
+              batch_size: int = 128, lr: float = 1e-3, device: torch.device | str = "cpu") -> SmallCNN:
+    """A SmallCNN trained on `device`, returned on the CPU in eval mode."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    model = SmallCNN(x.shape[1], num_classes)
+    model = SmallCNN(x.shape[1], num_classes).to(device)
+    x, y = x.to(device), y.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     for _ in range(epochs):
-        for idx in torch.randperm(len(x), generator=gen).split(batch_size):
+        for idx in torch.randperm(len(x), generator=gen).to(device).split(batch_size):
             loss = F.cross_entropy(model(x[idx]), y[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    return model.eval()
+    return model.cpu().eval()
 
 
 @torch.no_grad()
@@ -64,8 +66,9 @@ def logistic_regression_accuracy(x_train: torch.Tensor, y_train: torch.Tensor, x
 
 
 def synthetic_to_real_accuracy(x_syn: torch.Tensor, y_syn: torch.Tensor, x_real: torch.Tensor, y_real: torch.Tensor,
-                               num_classes: int, cnn_epochs: int, logreg_max_iter: int, seed: int) -> dict[str, float]:
-    """Accuracy on real test images of both classifiers trained on the synthetic set."""
-    cnn = train_cnn(x_syn, y_syn, num_classes, cnn_epochs, seed)
+                               num_classes: int, cnn_epochs: int, logreg_max_iter: int, seed: int,
+                               device: torch.device | str = "cpu") -> dict[str, float]:
+    """Accuracy on real test images of both classifiers trained on the synthetic set (the CNN on `device`)."""
+    cnn = train_cnn(x_syn, y_syn, num_classes, cnn_epochs, seed, device=device)
     return {"cnn_accuracy": cnn_accuracy(cnn, x_real, y_real),
             "logreg_accuracy": logistic_regression_accuracy(x_syn, y_syn, x_real, y_real, logreg_max_iter, seed)}

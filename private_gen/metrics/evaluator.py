@@ -23,13 +23,13 @@ def _data_hash(x: torch.Tensor, y: torch.Tensor) -> str:
 
 
 def load_or_train_evaluator(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int, seed: int,
-                            cache_dir: Path) -> SmallCNN:
+                            cache_dir: Path, device: torch.device | str = "cpu") -> SmallCNN:
     path = cache_dir / "private_gen" / f"evaluator-{_data_hash(x, y)}-e{epochs}-s{seed}.pt"
     model = SmallCNN(x.shape[1], num_classes)
     if path.exists():
         model.load_state_dict(torch.load(path, weights_only=True))
         return model.eval()
-    model = train_cnn(x, y, num_classes, epochs, seed)
+    model = train_cnn(x, y, num_classes, epochs, seed, device=device)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(model.state_dict(), tmp)

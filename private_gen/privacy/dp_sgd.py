@@ -130,7 +130,7 @@ def train_score_dp_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, setti
                                  per_sample_grads(model, batch, objective.kind, k, settings.per_sample_chunk))
                 total, count = total + losses.sum().item(), count + len(xb)
             else:
-                grads = {name: torch.zeros((0, *p.shape)) for name, p in params}
+                grads = {name: torch.zeros((0, *p.shape), device=p.device) for name, p in params}
             for name, p in params:
                 p.grad_sample = grads[name]
             dp_optimizer.step()

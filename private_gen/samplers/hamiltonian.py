@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from fedkd.config.fields import at_least, below, setting
+from private_gen.device import rand_on, randn_on
 from private_gen.samplers.sampler_settings import SamplerSettings
 from private_gen.samplers.schedule import LevelLogDensity, LevelScore, SamplerResult, step_sizes
 
@@ -65,7 +66,7 @@ def annealed_hamiltonian(score: LevelScore, x: torch.Tensor, sigmas: torch.Tenso
     """
     alphas = step_sizes(sigmas, step_size)
     trajectories = max(1, (evals_per_level - 1) // leapfrog_steps)
-    p = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    p = randn_on(x.shape, generator, x)
     keep = math.exp(-friction)
     evaluations, acceptance = 0, []
     batch_dims = tuple(range(1, x.dim()))
@@ -76,8 +77,8 @@ def annealed_hamiltonian(score: LevelScore, x: torch.Tensor, sigmas: torch.Tenso
         accepted = 0.0
         log_p = log_density(x, level) if log_density is not None else None
         for _ in range(trajectories):
-            p = keep * p + math.sqrt(1.0 - keep ** 2) * torch.randn(x.shape, generator=generator, dtype=x.dtype)
-            jitter = 1.0 + step_jitter * (2 * torch.rand((len(x), *[1] * (x.dim() - 1)), generator=generator) - 1)
+            p = keep * p + math.sqrt(1.0 - keep ** 2) * randn_on(x.shape, generator, x)
+            jitter = 1.0 + step_jitter * (2 * rand_on((len(x), *[1] * (x.dim() - 1)), generator, x) - 1)
             x_new, p_new, grad_new = _leapfrog(score, x, p, grad, level, eps * jitter, leapfrog_steps)
             evaluations += leapfrog_steps
             if log_density is None:
@@ -85,7 +86,7 @@ def annealed_hamiltonian(score: LevelScore, x: torch.Tensor, sigmas: torch.Tenso
                 continue
             log_p_new = log_density(x_new, level)
             log_ratio = log_p_new - 0.5 * p_new.pow(2).sum(batch_dims) - log_p + 0.5 * p.pow(2).sum(batch_dims)
-            accept = torch.rand(log_ratio.shape, generator=generator) < log_ratio.clamp(max=0).exp()
+            accept = rand_on(log_ratio.shape, generator, log_ratio) < log_ratio.clamp(max=0).exp()
             mask = accept.view(-1, *([1] * (x.dim() - 1)))
             x = torch.where(mask, x_new, x)
             log_p = torch.where(accept, log_p_new, log_p)

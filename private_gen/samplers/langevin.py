@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from fedkd.config.fields import above, setting
+from private_gen.device import randn_on
 from private_gen.samplers.sampler_settings import SamplerSettings
 from private_gen.samplers.schedule import LevelScore, SamplerResult, step_sizes
 
@@ -30,7 +31,7 @@ def annealed_langevin(score: LevelScore, x: torch.Tensor, sigmas: torch.Tensor, 
     evaluations = 0
     for level, alpha in enumerate(alphas.tolist()):
         for _ in range(evals_per_level):
-            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+            noise = randn_on(x.shape, generator, x)
             x = x + 0.5 * alpha * score(x, level) + alpha ** 0.5 * noise
             evaluations += 1
     if denoise:
