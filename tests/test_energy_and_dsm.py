@@ -50,7 +50,7 @@ def test_ssm_curvature_of_an_energy_model_is_minus_its_hessian_quadratic_form():
         def energy(z: torch.Tensor, i: int = i) -> torch.Tensor:
             return model.energy(z.view(1, 1, 8, 8), batch.level[i:i + 1], batch.label[i:i + 1]).sum()
 
-        hessian = torch.autograd.functional.hessian(energy, noisy)
+        hessian = torch.autograd.functional.hessian(energy, noisy, vectorize=True)
         score = -torch.autograd.functional.jacobian(energy, noisy)
         v = batch.v[i].flatten(1)
         curvature = -torch.einsum("md,de,me->m", v, hessian, v).mean()

@@ -72,6 +72,7 @@ def test_the_accountant_counts_every_fine_tuning_step_and_no_pretraining_step(tm
 
 def test_pretrained_weights_are_cached_and_change_the_starting_point(tmp_path):
     settings = tiny_model()
+    settings.train.epochs = 1
     pretraining = glyph_pretraining(tmp_path)
     first, history, _ = train_score_model(settings, NoGenPrivacy(), tiny_data(), 10, 0, pretraining)
     again, cached_history, _ = train_score_model(settings, NoGenPrivacy(), tiny_data(), 10, 0, pretraining)
