@@ -51,7 +51,7 @@ face-table: setup  ## LR face students: resolution x method table (docs/results/
 	@$(VENV)/bin/python benchmarks/face_distillation_table.py --workers 2
 
 gen-table: setup  ## private generation benchmark (docs/results/private_generation.*)
-	@$(VENV)/bin/python benchmarks/private_generation.py --workers 2 \
+	@$(VENV)/bin/python benchmarks/private_generation.py --workers 2 --seeds 0 1 2 \
 	  --dp-extra generator.train.batch_size=256 generator.train.epochs=25
 
 EXAMPLE = dataset=digits lowres=none simulation.num_clients=5 num_rounds=10 train.lr=0.003 simulation.backend=inprocess

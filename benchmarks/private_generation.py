@@ -1,16 +1,20 @@
-"""Private generation benchmark: SSM+HMC (non-private, DP-SGD at ε ∈ {1, 10}) against DP-MERF at the same ε,
-with the residual-enhancement and sampler (HMC vs Langevin at equal score evaluations) ablations.
+"""Private generation benchmark: the score model's objectives (SSM-VR, SSM, DSM), parameterisations (score,
+energy with Metropolis-corrected HMC) and public glyph pretraining, non-private and under DP-SGD at
+ε ∈ {1, 10}, against DP-MERF at the same ε, with the residual-enhancement and sampler (HMC vs Langevin at
+equal score evaluations, Metropolis on vs off) ablations.
 
-Usage: python benchmarks/private_generation.py [--datasets mnist_subset digits] [--workers 2]
-       [--extra key=value ...] [--dp-extra key=value ...]
+Usage: python benchmarks/private_generation.py [--datasets mnist_subset digits] [--rows ...] [--seeds 0 1 2]
+       [--workers 2] [--extra key=value ...] [--dp-extra key=value ...]
 
-Every row is one `fedkd-gen` experiment (configs/gen.yaml defaults plus the overrides below), written to
-results/gen/bench/<dataset>/<row>; finished rows are cached (re-running resumes). "real" scores the real
-training images themselves (the Fréchet floor and accuracy ceiling at the same sample count). The
-Langevin rows resample the trained HMC rows' networks with the same number of score evaluations;
---resample samples every trained score row again (after a sampler change) without retraining.
-Writes docs/results/private_generation.{csv,md}. δ = 1e-5 for every private row; ε is sample-level,
-cumulative over training, PRV accountant.
+Every (data set, row, seed) is one `fedkd-gen` experiment (configs/gen.yaml defaults plus the overrides below),
+written to results/gen/bench/<dataset>/<row>; finished ones are cached (re-running resumes). "real" scores the
+real training images themselves (the Fréchet floor and accuracy ceiling at the same sample count). The
+Langevin and uncorrected-HMC rows resample a trained row's network with the same number of score evaluations;
+--resample samples every trained score row again (after a sampler change) without retraining. The table is the
+mean (± std where there are several) over the seeds that have finished. Writes
+docs/results/private_generation.{csv,md}. δ = 1e-5 for every private row; ε is sample-level, cumulative over
+the private training steps (pretraining on public glyphs is not counted: it sees no private record), PRV
+accountant.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -27,17 +32,32 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 COMMON = ["evaluation.num_samples=1000", "generator.train.progress=false"]
 DP = ["gen_privacy=dp", "gen_privacy.delta=1e-5", "gen_privacy.accountant=prv"]
+DSM, SSM, ENERGY, GLYPHS = (["generator.objective.kind=dsm"], ["generator.objective.kind=ssm"],
+                             ["generator.parameterization=energy"], ["pretrain=glyphs"])
+EPS10, EPS1 = [*DP, "gen_privacy.target_epsilon=10"], [*DP, "gen_privacy.target_epsilon=1"]
 ROWS: dict[str, list[str]] = {
     "real": [],
     "ssm-hmc nonprivate": [],
     "ssm-hmc nonprivate, no residual enhancement": ["generator.network.residual_enhancement=false"],
-    "ssm-hmc DP ε=10": [*DP, "gen_privacy.target_epsilon=10"],
-    "ssm-hmc DP ε=1": [*DP, "gen_privacy.target_epsilon=1"],
+    "plain-ssm-hmc nonprivate": SSM,
+    "dsm-hmc nonprivate": DSM,
+    "energy-dsm-mhmc nonprivate": [*ENERGY, *DSM],
+    "dsm-hmc nonprivate, glyph pretraining": [*DSM, *GLYPHS],
+    "ssm-hmc DP ε=10": EPS10,
+    "ssm-hmc DP ε=1": EPS1,
+    "dsm-hmc DP ε=10": [*DSM, *EPS10],
+    "ssm-hmc DP ε=10, glyph pretraining": [*GLYPHS, *EPS10],
+    "dsm-hmc DP ε=10, glyph pretraining": [*DSM, *GLYPHS, *EPS10],
+    "energy-dsm-mhmc DP ε=10, glyph pretraining": [*ENERGY, *DSM, *GLYPHS, *EPS10],
+    "dsm-hmc DP ε=1, glyph pretraining": [*DSM, *GLYPHS, *EPS1],
     "dp-merf nonprivate": ["generator=dp_merf"],
     "dp-merf DP ε=10": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=10"],
     "dp-merf DP ε=1": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=1"],
 }
-LANGEVIN_OF = ("ssm-hmc nonprivate", "ssm-hmc DP ε=10")
+# Data-set conventions of the public glyphs: sklearn's 8×8 digits fill their frame (MNIST: 20 of 28 px).
+GLYPH_EXTRA = {"digits": ["pretrain.glyphs.fill=0.95"]}
+LANGEVIN_OF = ("ssm-hmc nonprivate", "ssm-hmc DP ε=10", "energy-dsm-mhmc nonprivate")
+UNCORRECTED_OF = ("energy-dsm-mhmc nonprivate", "energy-dsm-mhmc DP ε=10, glyph pretraining")
 METRICS = ("frechet_distance", "cnn_accuracy", "logreg_accuracy")
 
 
@@ -45,7 +65,12 @@ def _slug(row: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in row.replace("ε", "eps")).strip("-")
 
 
-def _run(dataset: str, row: str, extra: list[str], dp_extra: list[str], threads: int,
+def _done_path(done: Path, dataset: str, row: str, seed: int) -> Path:
+    """Seed 0 keeps the file name of the runs made before seeds were a dimension of the benchmark."""
+    return done / (f"{dataset}-{_slug(row)}.json" if seed == 0 else f"{dataset}-{_slug(row)}-s{seed}.json")
+
+
+def _run(dataset: str, row: str, seed: int, extra: list[str], dp_extra: list[str], threads: int,
          resample_only: bool) -> list[dict[str, Any]]:
     import torch
 
@@ -55,12 +80,14 @@ def _run(dataset: str, row: str, extra: list[str], dp_extra: list[str], threads:
     from private_gen.experiment import load_data, resample, run_generation
 
     torch.set_num_threads(threads)
-    overrides = [f"dataset={dataset}", *COMMON, *ROWS[row], *extra]
+    overrides = [f"dataset={dataset}", *COMMON, *ROWS[row], f"seed={seed}", *extra]
     if "gen_privacy=dp" in overrides and not row.startswith("dp-merf"):
         overrides += dp_extra
+    if "pretrain=glyphs" in overrides:
+        overrides += GLYPH_EXTRA.get(dataset, [])
     config = load_generation(overrides)
     out = ROOT / "results" / "gen" / "bench" / dataset / _slug(row)  # this row's run directories
-    base = {"dataset": dataset, "row": row, "samples": config.evaluation.num_samples}
+    base = {"dataset": dataset, "row": row, "seed": seed, "samples": config.evaluation.num_samples}
     if row == "real":
         data = load_data(config)
         # a random subset: some sources (the MNIST subset) are stored sorted by class
@@ -68,7 +95,8 @@ def _run(dataset: str, row: str, extra: list[str], dp_extra: list[str], threads:
         pick = pick[: config.evaluation.num_samples]
         return [base | evaluate(config.evaluation, data, data.train_x[pick], data.train_y[pick],
                                 config.data.class_conditional, config.seed, expand(config.data_cache))]
-    finished = sorted(p for p in out.glob("*") if (p / "generator.pt").is_file() and (p / "summary.json").is_file())
+    finished = sorted(p for p in out.glob(f"*-s{seed}") if (p / "generator.pt").is_file()
+                      and (p / "summary.json").is_file())
     if resample_only and finished and not row.startswith("dp-merf"):
         run, metrics = finished[-1], resample(config, finished[-1])
     else:
@@ -77,7 +105,11 @@ def _run(dataset: str, row: str, extra: list[str], dp_extra: list[str], threads:
     results = [base | metrics]
     if row in LANGEVIN_OF:
         langevin = load_generation([*overrides, "sampler=langevin"])
-        results.append(base | {"row": row.replace("ssm-hmc", "ssm-langevin")} | resample(langevin, run))
+        name = row.replace("-mhmc", "-langevin").replace("ssm-hmc", "ssm-langevin")
+        results.append(base | {"row": name} | resample(langevin, run))
+    if row in UNCORRECTED_OF:
+        uncorrected = load_generation([*overrides, "sampler.metropolis=false"])
+        results.append(base | {"row": row.replace("-mhmc", "-hmc uncorrected")} | resample(uncorrected, run))
     return results
 
 
@@ -87,26 +119,47 @@ def _privacy_cell(privacy: dict[str, Any] | None) -> str:
     return f"ε={privacy['epsilon']:.2f}, δ={privacy['delta']:g} ({privacy['accountant'].upper()})"
 
 
+def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per (data set, row), in first-seen order: mean and std of every metric over its seeds."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["row"]), []).append(r)
+    out = []
+    for runs in groups.values():
+        merged = dict(runs[0]) | {"seeds": len(runs)}
+        for key in (*METRICS, "train_seconds", "sample_seconds"):
+            values = [r[key] for r in runs if r.get(key) is not None]
+            merged[key] = statistics.fmean(values) if values else None
+            merged[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
+        out.append(merged)
+    return out
+
+
 def write_tables(rows: list[dict[str, Any]], csv_path: Path, md_path: Path) -> None:
-    fields = ["dataset", "row", "samples", *METRICS, "epsilon", "delta", "accountant", "noise_multiplier", "steps",
-              "train_seconds", "sample_seconds", "score_evaluations_per_sample"]
+    fields = ["dataset", "row", "seed", "samples", *METRICS, "epsilon", "delta", "accountant", "noise_multiplier",
+              "steps", "pretraining", "train_seconds", "sample_seconds", "score_evaluations_per_sample",
+              "metropolis_acceptance"]
     with open(csv_path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         for r in rows:
             privacy = r.get("privacy") or {}
             writer.writerow(r | {k: privacy.get(k) for k in ("epsilon", "delta", "accountant", "noise_multiplier",
-                                                             "steps")})
-    lines = ["| data | generator | privacy | samples | Fréchet dist. ↓ | CNN acc. ↑ | logreg acc. ↑ | train s | "
-             "sample s | score evals |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
+                                                             "steps", "pretraining")})
+    lines = ["| data | generator | privacy | seeds | samples | Fréchet dist. ↓ | CNN acc. ↑ | logreg acc. ↑ | "
+             "train s | sample s | score evals | acceptance |", "|---|---|---|" + "---:|" * 9]
+    for r in aggregate(rows):
         def num(key: str, fmt: str, r: dict[str, Any] = r) -> str:
-            return format(r[key], fmt) if r.get(key) is not None else "–"
-        lines.append(f"| {r['dataset']} | {r['row']} | {_privacy_cell(r.get('privacy'))} | {r['samples']} | "
-                     f"{num('frechet_distance', '.1f')} | {num('cnn_accuracy', '.3f')} | "
-                     f"{num('logreg_accuracy', '.3f')} | "
-                     f"{num('train_seconds', '.0f')} | {num('sample_seconds', '.0f')} | "
-                     f"{num('score_evaluations_per_sample', 'd')} |")
+            if r.get(key) is None:
+                return "–"
+            spread = r.get(f"{key}_std")
+            return format(r[key], fmt) + (f" ± {format(spread, fmt)}" if spread is not None else "")
+        acceptance = r.get("metropolis_acceptance") or []
+        lines.append(f"| {r['dataset']} | {r['row']} | {_privacy_cell(r.get('privacy'))} | {r['seeds']} | "
+                     f"{r['samples']} | {num('frechet_distance', '.1f')} | {num('cnn_accuracy', '.3f')} | "
+                     f"{num('logreg_accuracy', '.3f')} | {num('train_seconds', '.0f')} | "
+                     f"{num('sample_seconds', '.0f')} | {num('score_evaluations_per_sample', 'd')} | "
+                     f"{f'{min(acceptance):.2f}–{max(acceptance):.2f}' if acceptance else '–'} |")
     md_path.write_text("\n".join(lines) + "\n")
 
 
@@ -114,6 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["mnist_subset", "digits"])
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--extra", nargs="*", default=[], help="Hydra overrides for every row")
     parser.add_argument("--dp-extra", nargs="*", default=[], help="Hydra overrides for the DP-SGD rows")
@@ -125,24 +179,24 @@ def main() -> None:
     args = parser.parse_args()
     done = args.out / "done"
     done.mkdir(parents=True, exist_ok=True)
-    jobs = [(d, r) for d in args.datasets for r in args.rows]
-    todo = [] if args.tables_only else [
-        j for j in jobs if args.resample or not (done / f"{j[0]}-{_slug(j[1])}.json").exists()]
+    jobs = [(d, r, seed) for d in args.datasets for r in args.rows for seed in ([0] if r == "real" else args.seeds)]
+    todo = [] if args.tables_only else [j for j in jobs if args.resample or not _done_path(done, *j).exists()]
     threads = max(1, 2 // args.workers)
     started = time.perf_counter()
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_run, d, r, args.extra, args.dp_extra, threads, args.resample): (d, r) for d, r in todo}
+        futures = {pool.submit(_run, d, r, seed, args.extra, args.dp_extra, threads, args.resample): (d, r, seed)
+                   for d, r, seed in todo}
         for count, future in enumerate(as_completed(futures), 1):
-            dataset, row = futures[future]
+            dataset, row, seed = futures[future]
             results = future.result()
-            (done / f"{dataset}-{_slug(row)}.json").write_text(json.dumps(results))
+            _done_path(done, dataset, row, seed).write_text(json.dumps(results))
             first = results[0]
-            print(f"[{count}/{len(todo)}] {dataset} {row}: FD {first['frechet_distance']:.1f} "
+            print(f"[{count}/{len(todo)}] {dataset} {row} s{seed}: FD {first['frechet_distance']:.1f} "
                   f"CNN {first.get('cnn_accuracy', float('nan')):.3f} ({time.perf_counter() - started:.0f} s)",
                   flush=True)
-    everything = [(d, r) for d in ("mnist_subset", "digits") for r in ROWS]  # the table keeps every finished row
-    rows = [r for d, row in everything if (done / f"{d}-{_slug(row)}.json").exists()
-            for r in json.loads((done / f"{d}-{_slug(row)}.json").read_text())]
+    # the table keeps every finished row of every seed run so far
+    paths = [_done_path(done, d, row, seed) for d in ("mnist_subset", "digits") for row in ROWS for seed in range(10)]
+    rows = [r for path in paths if path.exists() for r in json.loads(path.read_text())]
     args.docs.mkdir(parents=True, exist_ok=True)
     write_tables(rows, args.docs / "private_generation.csv", args.docs / "private_generation.md")
     print((args.docs / "private_generation.md").read_text())
