@@ -43,6 +43,7 @@ ROWS: dict[str, list[str]] = {
     "dsm-hmc nonprivate": DSM,
     "energy-dsm-mhmc nonprivate": [*ENERGY, *DSM],
     "dsm-hmc nonprivate, glyph pretraining": [*DSM, *GLYPHS],
+    "dsm-hmc glyph pretraining only (no private data)": [*DSM, *GLYPHS, "generator.train.epochs=0"],
     "ssm-hmc DP ε=10": EPS10,
     "ssm-hmc DP ε=1": EPS1,
     "dsm-hmc DP ε=10": [*DSM, *EPS10],

@@ -183,6 +183,10 @@ def check_generation(c: GenConfig) -> None:
         raise ConfigError("generator.objective.kind", "dsm",
                           "ssm or ssm_vr with gen_privacy=projection_perturbation (it perturbs the sliced-score "
                           "statistics, which DSM does not have)")
+    train = getattr(c.generator, "train", None)
+    if c.gen_privacy.mechanism == "dp" and getattr(train, "epochs", None) == 0:
+        raise ConfigError("generator.train.epochs", 0, "at least 1 with gen_privacy=dp (gen_privacy=none with "
+                          "epochs=0 scores a pretrained model alone)")
     _check_pretraining(c, generator.pretrains)
 
 

@@ -23,7 +23,8 @@ from private_gen.sliced_score import StatsHook
 class ScoreTrainSettings:
     """`generator.train` of a score model."""
 
-    epochs: int = setting(30, at_least(1))
+    epochs: int = setting(30, at_least(0), help="0: no private training (with pretrain=..., the pretrained model "
+                          "itself; not with gen_privacy=dp)")
     batch_size: int = setting(64, at_least(1), help="DP-SGD: expected batch size of Poisson sampling")
     lr: float = setting(0.001, above(0))
     per_sample_chunk: int = setting(64, at_least(1), help="DP-SGD: samples per vmap chunk of per-sample gradients "

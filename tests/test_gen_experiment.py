@@ -86,6 +86,7 @@ def test_every_mode_writes_a_complete_run_directory(overrides, tmp_path):
     (["data.resolution=100"], "data.resolution=100 is invalid"),
     (["generator.objective.kind=dsm", "gen_privacy=projection_perturbation"], "generator.objective.kind='dsm'"),
     (["device=tpu"], "device='tpu' is invalid"),
+    (["gen_privacy=dp", "generator.train.epochs=0"], "generator.train.epochs=0 is invalid; allowed: at least 1"),
     (["dataset=faces", "pretrain=glyphs"], "pretrain='glyphs' is invalid; allowed: procedural_faces"),
     (["pretrain=procedural_faces"], "pretrain='procedural_faces' is invalid; allowed: glyphs"),
     (["generator=dp_merf", "pretrain=glyphs"], "pretrain='glyphs' is invalid; allowed: none with generator=dp_merf"),
