@@ -51,10 +51,11 @@ class NoPretrain(PretrainSettings):
 
 @dataclass
 class PublicPretrain(PretrainSettings):
-    """What pretraining on generated public data shares: its epochs and learning rate (batch size, EMA decay
-    and objective are the generator's own)."""
+    """What pretraining on generated public data shares: its epochs, batch size and learning rate (EMA decay and
+    objective are the generator's own), the same whatever the private training that follows."""
 
     epochs: int = setting(10, at_least(1))
+    batch_size: int = setting(128, at_least(1))
     lr: float = setting(0.002, above(0))
     seed: int = setting(0, at_least(0), help="seed of the public data and of the pretraining run")
 
@@ -167,7 +168,7 @@ def pretrained_state(pretraining: Pretraining, build: Callable[[], nn.Module], s
 
     def run() -> dict[str, np.ndarray]:
         x, y = public_data(pretrain, dataset, shape, num_classes)
-        settings = dataclasses.replace(train, epochs=pretrain.epochs, lr=pretrain.lr)
+        settings = dataclasses.replace(train, epochs=pretrain.epochs, batch_size=pretrain.batch_size, lr=pretrain.lr)
         torch.manual_seed(pretrain.seed)
         model = build()
         device = next(model.parameters()).device
@@ -176,7 +177,7 @@ def pretrained_state(pretraining: Pretraining, build: Callable[[], nn.Module], s
         return _state_to_arrays(model)
 
     params = {"pretrain": dataclasses.asdict(pretrain), "shape": list(shape), "classes": num_classes,
-              "batch_size": train.batch_size, "ema_decay": train.ema_decay, "model": fingerprint}
+              "ema_decay": train.ema_decay, "model": fingerprint}
     if isinstance(pretrain, FacePretrain):
         params["faces"] = dataclasses.asdict(dataset)
     arrays = load_or_build(pretraining.cache_dir / "pretrain" / cache_key(pretrain.name, params), run)

@@ -63,7 +63,7 @@ def test_the_accountant_counts_every_fine_tuning_step_and_no_pretraining_step(tm
     pretrain_rows = [r for r in history if r["stage"] == "pretrain"]
     private_rows = [r for r in history if r["stage"] == "private"]
     assert len(pretrain_rows) == 2 and all("epsilon" not in r for r in pretrain_rows)
-    steps = 2 * 3  # 2 fine-tuning epochs of ceil(48 / 16) Poisson steps; pretraining ran 2 × 4 more, uncounted
+    steps = 2 * 3  # 2 fine-tuning epochs of ceil(48 / 16) Poisson steps; pretraining ran 2 × 1 more (64 glyphs, batch 128), uncounted
     assert record["steps"] == steps == private_rows[-1]["step"]
     assert record["epsilon"] == pytest.approx(epsilon(1.0, 1 / 3, steps, 1e-5, "rdp"))
     assert "public synthetic data: 64 digit glyphs" in record["pretraining"]
