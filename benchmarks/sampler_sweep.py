@@ -45,7 +45,7 @@ def main() -> None:
     if differing:
         raise SystemExit(f"the overrides do not reproduce {args.run}/config.yaml (sections {', '.join(differing)})")
     data = load_data(config)
-    net = config.generator.build(data.shape[0], conditioning_classes(config, data))
+    net = config.generator.build(data.shape, conditioning_classes(config, data))
     net.load_state_dict(torch.load(args.run / "generator.pt", weights_only=True))
     ev = config.evaluation
     evaluator = load_or_train_evaluator(data.train_x, data.train_y, data.num_classes, ev.evaluator_epochs,

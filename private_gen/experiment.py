@@ -92,7 +92,7 @@ def resample(config: GenConfig, run_dir: Path) -> dict[str, Any]:
     if not isinstance(config.generator, ScoreModelSettings):
         raise ValueError("resample() needs a score-model run (generator=score_ssm)")
     data = load_data(config)
-    net = config.generator.build(data.shape[0], conditioning_classes(config, data))
+    net = config.generator.build(data.shape, conditioning_classes(config, data))
     net.load_state_dict(torch.load(run_dir / "generator.pt", weights_only=True, map_location="cpu"))
     net.to(resolve_device(config.device))
     original = json.loads((run_dir / "summary.json").read_text())

@@ -4,6 +4,7 @@ DP-SGD or with projection perturbation, then sampled by an annealed sampler."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,8 +46,9 @@ class ScoreModelSettings(GeneratorSettings):
     objective: ScoreObjective = field(default_factory=ScoreObjective)
     train: ScoreTrainSettings = field(default_factory=ScoreTrainSettings)
 
-    def build(self, channels: int, num_classes: int) -> ScoreModel:
-        net = self.network.build(channels, self.noise.sigmas(), num_classes)
+    def build(self, shape: tuple[int, int, int], num_classes: int) -> ScoreModel:
+        """A fresh model for images of `shape` (channels, height, width)."""
+        net = self.network.build(shape[0], self.noise.sigmas(math.prod(shape)), num_classes)
         return EnergyNet(net) if self.parameterization == "energy" else net
 
 
@@ -57,7 +59,7 @@ def train_score_model(settings: ScoreModelSettings, privacy: GenPrivacySettings,
     which says what the model was pretrained on; the private training starts from the pretrained weights.
     Everything trains on `device`, and the model is returned there."""
     fingerprint = {k: v for k, v in asdict(settings).items() if k != "train"}
-    state, pre_history = pretrained_state(pretraining, lambda: settings.build(data.shape[0], num_classes).to(device),
+    state, pre_history = pretrained_state(pretraining, lambda: settings.build(data.shape, num_classes).to(device),
                                           data.shape, num_classes, settings.train, settings.objective, fingerprint)
     ema, history, record = _train_private(settings, privacy, data.to(device), num_classes, seed, state, device)
     private_rows = [{"stage": "private"} | row for row in history]
@@ -68,7 +70,7 @@ def _train_private(settings: ScoreModelSettings, privacy: GenPrivacySettings, da
                    num_classes: int, seed: int, state: dict[str, torch.Tensor] | None, device: torch.device | str
                    ) -> tuple[ScoreModel, list[dict[str, Any]], dict[str, Any]]:
     torch.manual_seed(seed)
-    model = settings.build(data.shape[0], num_classes).to(device)
+    model = settings.build(data.shape, num_classes).to(device)
     if state is not None:
         model.load_state_dict(state)
     if isinstance(privacy, GenDPSettings):

@@ -63,7 +63,8 @@ def test_the_accountant_counts_every_fine_tuning_step_and_no_pretraining_step(tm
     pretrain_rows = [r for r in history if r["stage"] == "pretrain"]
     private_rows = [r for r in history if r["stage"] == "private"]
     assert len(pretrain_rows) == 2 and all("epsilon" not in r for r in pretrain_rows)
-    steps = 2 * 3  # 2 fine-tuning epochs of ceil(48 / 16) Poisson steps; pretraining ran 2 × 1 more (64 glyphs, batch 128), uncounted
+    # 2 fine-tuning epochs of ceil(48 / 16) Poisson steps; pretraining ran 2 × 1 more (64 glyphs, batch 128)
+    steps = 2 * 3
     assert record["steps"] == steps == private_rows[-1]["step"]
     assert record["epsilon"] == pytest.approx(epsilon(1.0, 1 / 3, steps, 1e-5, "rdp"))
     assert "public synthetic data: 64 digit glyphs" in record["pretraining"]
@@ -89,11 +90,11 @@ def test_pretrained_weights_are_cached_and_change_the_starting_point(tmp_path):
 
 def test_a_checkpoint_is_loaded_when_it_fits_and_refused_in_one_line_when_not(tmp_path):
     settings = tiny_model()
-    model = settings.build(1, 10)
+    model = settings.build((1, 8, 8), 10)
     torch.save(model.state_dict(), tmp_path / "generator.pt")
     settings.train.epochs = 1
     given = Pretraining(CheckpointPretrain(path=str(tmp_path / "generator.pt")), DigitsSettings(), tmp_path)
-    state, history = pretrained_state(given, lambda: settings.build(1, 10), (1, 8, 8), 10, settings.train,
+    state, history = pretrained_state(given, lambda: settings.build((1, 8, 8), 10), (1, 8, 8), 10, settings.train,
                                       settings.objective, {})
     assert history == [] and all(torch.equal(state[k], v) for k, v in model.state_dict().items())
     _, _, record = train_score_model(settings, NoGenPrivacy(), tiny_data(), 10, 0, given)
