@@ -50,7 +50,7 @@ def step(kind: str, parameterization: str, private: bool, x: torch.Tensor, y: to
         if not private:
             annealed_loss(model, model.sigmas, batch, kind).mean().backward()
         elif wrapped is not None:
-            _hook_grads(wrapped, params, batch, 1)
+            _hook_grads(wrapped, model.sigmas, params, batch, 1)
             for _, p in params:
                 p.grad_sample = None
         else:

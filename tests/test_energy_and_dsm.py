@@ -111,7 +111,7 @@ def test_opacus_hooks_give_each_record_its_own_dsm_gradient():
     batch = draw_batch(torch.rand(3, 1, 8, 8, generator=gen), torch.tensor([1, 0, 1]), 3, objective, gen)
     wrapped = GradSampleModule(net)
     params = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
-    grads, losses = _hook_grads(wrapped, params, batch, 2)
+    grads, losses = _hook_grads(wrapped, net.sigmas, params, batch, 2)
     expected, _ = per_sample_grads(reference, batch, "dsm", 2)
     for name, _ in params:
         torch.testing.assert_close(grads[name], expected[name], rtol=1e-3, atol=1e-6)

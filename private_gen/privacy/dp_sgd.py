@@ -77,11 +77,11 @@ def uses_opacus_hooks(model: nn.Module, objective: ScoreObjective) -> bool:
     return objective.kind == "dsm" and isinstance(model, ScoreNet)
 
 
-def _hook_grads(module: nn.Module, params: list[tuple[str, nn.Parameter]], batch: ScoreBatch, multiplicity: int
-                ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+def _hook_grads(module: nn.Module, sigmas: torch.Tensor, params: list[tuple[str, nn.Parameter]], batch: ScoreBatch,
+                multiplicity: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Per-record gradients from Opacus' hooks: one backward of the row-mean loss (Opacus scales each row's
     gradient back to its own), then the K rows of a record averaged."""
-    losses = annealed_loss(module, module._module.sigmas, batch, "dsm")
+    losses = annealed_loss(module, sigmas, batch, "dsm")
     losses.mean().backward()
     grads = {name: p.grad_sample.view(-1, multiplicity, *p.shape).mean(1) for name, p in params}
     return grads, losses.detach().view(-1, multiplicity).mean(1)
@@ -126,7 +126,7 @@ def train_score_dp_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, setti
                 break
             if len(xb):
                 batch = draw_batch(xb, yb, len(model.sigmas), objective, gen)
-                grads, losses = (_hook_grads(private_module, params, batch, k) if hooks else
+                grads, losses = (_hook_grads(private_module, model.sigmas, params, batch, k) if hooks else
                                  per_sample_grads(model, batch, objective.kind, k, settings.per_sample_chunk))
                 total, count = total + losses.sum().item(), count + len(xb)
             else:
