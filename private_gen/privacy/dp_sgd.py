@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -82,7 +83,9 @@ def _hook_grads(module: nn.Module, sigmas: torch.Tensor, params: list[tuple[str,
     """Per-record gradients from Opacus' hooks: one backward of the row-mean loss (Opacus scales each row's
     gradient back to its own), then the K rows of a record averaged."""
     losses = annealed_loss(module, sigmas, batch, "dsm")
-    losses.mean().backward()
+    with warnings.catch_warnings():  # the images need no gradient; Opacus' hooks only read the layers' outputs
+        warnings.filterwarnings("ignore", message="Full backward hook is firing")
+        losses.mean().backward()
     grads = {name: p.grad_sample.view(-1, multiplicity, *p.shape).mean(1) for name, p in params}
     return grads, losses.detach().view(-1, multiplicity).mean(1)
 
