@@ -42,3 +42,19 @@ def run_tiny(tmp_path: Path, overrides: list[str]) -> tuple[list[dict], list[dic
     with open(path / "clients.csv") as fh:
         clients = list(csv.DictReader(fh))
     return rounds, clients, path
+
+
+def check_per_record_gradients(model: torch.nn.Module, batch, kind: str, multiplicity: int,
+                               grads: dict[str, torch.Tensor], losses: torch.Tensor, atol: float = 1e-5) -> None:
+    """Each record's gradient and loss (the mean over its `multiplicity` rows) equal plain autograd on it alone."""
+    from private_gen.objectives import annealed_loss
+
+    for i in range(len(batch.x) // multiplicity):
+        rows = slice(i * multiplicity, (i + 1) * multiplicity)
+        one = type(batch)(*(t[rows] for t in (batch.x, batch.label, batch.level, batch.noise, batch.v)))
+        model.zero_grad()
+        loss = annealed_loss(model, model.sigmas, one, kind).mean()
+        loss.backward()
+        torch.testing.assert_close(losses[i], loss.detach())
+        for name, p in model.named_parameters():
+            torch.testing.assert_close(grads[name][i], p.grad, rtol=1e-3, atol=atol)

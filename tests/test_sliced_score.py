@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import check_per_record_gradients
 
 from private_gen.noise_levels import geometric_sigmas
 from private_gen.objectives import ScoreObjective, annealed_loss, draw_batch
@@ -62,15 +63,7 @@ def test_per_sample_gradients_equal_autograd_on_each_sample_alone(multiplicity):
     batch = draw_batch(torch.rand(4, 1, 8, 8, generator=gen), torch.tensor([0, 2, 1, 1]), 4, objective, gen)
     assert len(batch.x) == 4 * multiplicity and torch.equal(batch.x[0], batch.x[multiplicity - 1])
     grads, losses = per_sample_grads(net, batch, "ssm_vr", multiplicity)
-    for i in range(4):
-        rows = slice(i * multiplicity, (i + 1) * multiplicity)
-        one = type(batch)(*(t[rows] for t in (batch.x, batch.label, batch.level, batch.noise, batch.v)))
-        net.zero_grad()
-        loss = annealed_loss(net, net.sigmas, one, "ssm_vr").mean()
-        loss.backward()
-        torch.testing.assert_close(losses[i], loss.detach())
-        for name, p in net.named_parameters():
-            torch.testing.assert_close(grads[name][i], p.grad, rtol=1e-3, atol=1e-5)
+    check_per_record_gradients(net, batch, "ssm_vr", multiplicity, grads, losses)
 
 
 def test_trained_network_recovers_the_gaussian_score():
