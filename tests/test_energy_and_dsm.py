@@ -90,7 +90,7 @@ def test_per_sample_gradients_of_dsm_equal_autograd_on_each_sample_alone(energy)
     batch = draw_batch(torch.rand(3, 1, 8, 8, generator=gen), torch.tensor([0, 1, 1]), 3, objective, gen)
     assert uses_opacus_hooks(model, objective) is not energy
     grads, losses = per_sample_grads(model, batch, "dsm", 2)
-    check_per_record_gradients(model, batch, "dsm", 2, grads, losses, atol=1e-6)
+    check_per_record_gradients(model, batch, "dsm", 2, grads, losses)
 
 
 def test_opacus_hooks_give_each_record_its_own_dsm_gradient():
@@ -108,7 +108,7 @@ def test_opacus_hooks_give_each_record_its_own_dsm_gradient():
     grads, losses = _hook_grads(wrapped, net.sigmas, params, batch, 2)
     expected, _ = per_sample_grads(reference, batch, "dsm", 2)
     for name, _ in params:
-        torch.testing.assert_close(grads[name], expected[name], rtol=1e-3, atol=1e-6)
+        torch.testing.assert_close(grads[name], expected[name], rtol=1e-3, atol=1e-5)
     assert losses.shape == (3,)
 
 
