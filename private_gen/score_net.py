@@ -1,6 +1,6 @@
 """Noise-conditional score network s_θ(x, σ_i[, y]) ≈ ∇ₓ log p_σ(x) for 8×8 to 64×64 images.
 
-A two-scale U-Net of residual blocks with GroupNorm only (DP-SGD needs per-sample computations; no
+A U-Net (two or more scales) of residual blocks with GroupNorm only (DP-SGD needs per-sample computations; no
 BatchNorm), conditioned on the noise-level index (and optionally the class) through learned per-block
 biases; the output is divided by σ (NCSNv2, Song & Ermon, NeurIPS 2020). The residual enhancement module
 follows Liu, Wang, Guo et al. (arXiv 2305.10662): the paper adds it to improve reconstruction during score
@@ -11,6 +11,7 @@ and the base estimate and adds a correction, zero-initialised so training starts
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -25,13 +26,15 @@ class ScoreNetSettings:
 
     width: int = setting(16, at_least(8), help="channels at full resolution (twice that at half resolution)")
     blocks_per_scale: int = setting(1, at_least(1))
+    scales: int = setting(2, at_least(2), help="resolutions of the U-Net (each half the one above); 3 covers a "
+                          "28×28 image's layout")
     residual_enhancement: bool = setting(True, help="refinement path on [x, base score]; the ablation turns it off")
     enhancement_blocks: int = setting(1, at_least(1))
     groups: int = setting(8, at_least(1), help="GroupNorm groups")
 
     def build(self, channels: int, sigmas: torch.Tensor, num_classes: int) -> ScoreNet:
         return ScoreNet(channels, sigmas, self.width, self.blocks_per_scale, num_classes, self.residual_enhancement,
-                        self.enhancement_blocks, self.groups)
+                        self.enhancement_blocks, self.groups, self.scales)
 
 
 def _groups(channels: int, wanted: int) -> int:
@@ -78,26 +81,31 @@ class ResidualEnhancement(nn.Module):
 class ScoreNet(nn.Module):
     """U-Net score model: `forward(x, level, label=None)` returns the score, same shape as `x`.
 
-    `level` holds indices into `sigmas`; `label` (class-conditional models) class indices.
+    `level` holds indices into `sigmas`; `label` (class-conditional models) class indices. `scales`
+    resolutions (each half the one above, `width` channels at full resolution and twice that below); more
+    scales widen the receptive field, which whole-image layout (a 28×28 digit) needs.
     """
 
     def __init__(self, channels: int, sigmas: torch.Tensor, width: int = 32, blocks_per_scale: int = 1,
                  num_classes: int = 0, residual_enhancement: bool = True, enhancement_blocks: int = 1,
-                 groups: int = 8) -> None:
+                 groups: int = 8, scales: int = 2) -> None:
         super().__init__()
+        if scales < 2:
+            raise ValueError(f"scales={scales}: a U-Net needs at least 2 resolutions")
         self.register_buffer("sigmas", sigmas.clone().float())
         self.num_classes = num_classes
         cond_dim = width
+        widths = [width] + [2 * width] * (scales - 1)
         self.level_embedding = nn.Embedding(len(sigmas), cond_dim)
         self.class_embedding = nn.Embedding(num_classes, cond_dim) if num_classes else None
         self.inp = nn.Conv2d(channels, width, 3, padding=1)
-        self.down1 = nn.ModuleList(ConditionedBlock(width, width, cond_dim, groups) for _ in range(blocks_per_scale))
-        self.downsample = nn.Conv2d(width, 2 * width, 3, stride=2, padding=1)
-        self.mid = nn.ModuleList(ConditionedBlock(2 * width, 2 * width, cond_dim, groups)
-                                 for _ in range(blocks_per_scale))
-        self.up_conv = nn.Conv2d(2 * width, width, 3, padding=1)
-        self.up1 = nn.ModuleList(ConditionedBlock(2 * width if i == 0 else width, width, cond_dim, groups)
-                                 for i in range(blocks_per_scale))
+        self.encoder = nn.ModuleList(
+            nn.ModuleList(ConditionedBlock(c, c, cond_dim, groups) for _ in range(blocks_per_scale)) for c in widths)
+        self.downsample = nn.ModuleList(nn.Conv2d(a, b, 3, stride=2, padding=1) for a, b in pairwise(widths))
+        self.up_conv = nn.ModuleList(nn.Conv2d(b, a, 3, padding=1) for a, b in pairwise(widths))
+        self.decoder = nn.ModuleList(
+            nn.ModuleList(ConditionedBlock(2 * c if i == 0 else c, c, cond_dim, groups)
+                          for i in range(blocks_per_scale)) for c in widths[:-1])
         self.out_norm = nn.GroupNorm(_groups(width, groups), width)
         self.out = nn.Conv2d(width, channels, 3, padding=1)
         self.enhancement = (ResidualEnhancement(channels, width, enhancement_blocks, cond_dim, groups)
@@ -114,16 +122,19 @@ class ScoreNet(nn.Module):
                 raise ValueError("this score network is class-conditional: pass label")
             cond = cond + self.class_embedding(label)
         h = self.inp(x)
-        for block in self.down1:
-            h = block(h, cond)
-        skip = h
-        h = self.downsample(h)
-        for block in self.mid:
-            h = block(h, cond)
-        h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")
-        h = torch.cat([self.up_conv(h), skip], dim=1)
-        for block in self.up1:
-            h = block(h, cond)
+        skips = []
+        for scale, blocks in enumerate(self.encoder):
+            if scale:
+                skips.append(h)
+                h = self.downsample[scale - 1](h)
+            for block in blocks:
+                h = block(h, cond)
+        for scale in reversed(range(len(self.decoder))):
+            skip = skips[scale]
+            h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")
+            h = torch.cat([self.up_conv[scale](h), skip], dim=1)
+            for block in self.decoder[scale]:
+                h = block(h, cond)
         score = self.out(F.silu(self.out_norm(h)))
         if self.enhancement is not None:
             score = self.enhancement(x, score, cond)

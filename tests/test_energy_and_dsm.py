@@ -93,16 +93,18 @@ def test_per_sample_gradients_of_dsm_equal_autograd_on_each_sample_alone(energy)
     check_per_record_gradients(model, batch, "dsm", 2, grads, losses)
 
 
-def test_opacus_hooks_give_each_record_its_own_dsm_gradient():
+@pytest.mark.parametrize(("scales", "size"), [(2, 8), (3, 7)])
+def test_opacus_hooks_give_each_record_its_own_dsm_gradient(scales, size):
+    """Also for a three-scale U-Net on an odd size, whose skips are upsampled from 4 to 7 pixels."""
     from opacus import GradSampleModule
 
     torch.manual_seed(0)
-    net = ScoreNet(1, geometric_sigmas(1.0, 0.1, 3), width=8, num_classes=2, groups=4)
-    reference = ScoreNet(1, geometric_sigmas(1.0, 0.1, 3), width=8, num_classes=2, groups=4)
+    net, reference = (ScoreNet(1, geometric_sigmas(1.0, 0.1, 3), width=8, num_classes=2, groups=4, scales=scales)
+                      for _ in range(2))
     reference.load_state_dict(net.state_dict())
     objective = ScoreObjective(kind="dsm", noise_multiplicity=2)
     gen = torch.Generator().manual_seed(4)
-    batch = draw_batch(torch.rand(3, 1, 8, 8, generator=gen), torch.tensor([1, 0, 1]), 3, objective, gen)
+    batch = draw_batch(torch.rand(3, 1, size, size, generator=gen), torch.tensor([1, 0, 1]), 3, objective, gen)
     wrapped = GradSampleModule(net)
     params = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
     grads, losses = _hook_grads(wrapped, net.sigmas, params, batch, 2)

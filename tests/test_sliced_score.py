@@ -55,9 +55,9 @@ def test_projections_have_identity_second_moment():
     torch.testing.assert_close(v.T @ v / len(v), torch.eye(3), atol=0.03, rtol=0)
 
 
-@pytest.mark.parametrize("multiplicity", [1, 3])
-def test_per_sample_gradients_equal_autograd_on_each_sample_alone(multiplicity):
-    net = tiny_net(residual_enhancement=True)
+@pytest.mark.parametrize(("multiplicity", "scales"), [(1, 2), (3, 2), (1, 3)])
+def test_per_sample_gradients_equal_autograd_on_each_sample_alone(multiplicity, scales):
+    net = tiny_net(residual_enhancement=True, scales=scales)
     gen = torch.Generator().manual_seed(2)
     objective = ScoreObjective(num_projections=2, projection="gaussian", noise_multiplicity=multiplicity)
     batch = draw_batch(torch.rand(4, 1, 8, 8, generator=gen), torch.tensor([0, 2, 1, 1]), 4, objective, gen)
