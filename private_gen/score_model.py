@@ -48,7 +48,7 @@ class ScoreModelSettings(GeneratorSettings):
 
     def build(self, shape: tuple[int, int, int], num_classes: int) -> ScoreModel:
         """A fresh model for images of `shape` (channels, height, width)."""
-        net = self.network.build(shape[0], self.noise.sigmas(math.prod(shape)), num_classes)
+        net = self.network.build(shape[0], min(shape[1:]), self.noise.sigmas(math.prod(shape)), num_classes)
         return EnergyNet(net) if self.parameterization == "energy" else net
 
 

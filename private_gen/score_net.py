@@ -19,6 +19,8 @@ from torch.nn import functional as F
 
 from fedkd.config.fields import at_least, setting
 
+COARSEST_SIDE = 8  # pixels at the U-Net's lowest resolution when generator.network.scales is null
+
 
 @dataclass
 class ScoreNetSettings:
@@ -26,15 +28,28 @@ class ScoreNetSettings:
 
     width: int = setting(16, at_least(8), help="channels at full resolution (twice that at half resolution)")
     blocks_per_scale: int = setting(1, at_least(1))
-    scales: int = setting(2, at_least(2), help="resolutions of the U-Net (each half the one above); 3 covers a "
-                          "28×28 image's layout")
+    scales: int | None = setting(None, at_least(2), help="resolutions of the U-Net, each half the one above; null: "
+                                 "halve until the coarsest is at most 8 px (2 for 8 to 16 px, 3 for 28 and 32)")
     residual_enhancement: bool = setting(True, help="refinement path on [x, base score]; the ablation turns it off")
     enhancement_blocks: int = setting(1, at_least(1))
     groups: int = setting(8, at_least(1), help="GroupNorm groups")
 
-    def build(self, channels: int, sigmas: torch.Tensor, num_classes: int) -> ScoreNet:
+    def build(self, channels: int, side: int, sigmas: torch.Tensor, num_classes: int) -> ScoreNet:
+        """A network for images `side` pixels high and wide."""
+        scales = self.scales if self.scales is not None else scales_for(side)
         return ScoreNet(channels, sigmas, self.width, self.blocks_per_scale, num_classes, self.residual_enhancement,
-                        self.enhancement_blocks, self.groups, self.scales)
+                        self.enhancement_blocks, self.groups, scales)
+
+
+def scales_for(side: int) -> int:
+    """Resolutions until the coarsest is at most COARSEST_SIDE pixels, and at least two. A two-scale net on 28×28
+    MNIST reaches about 14 pixels from each output and learns strokes without a digit's layout; three scales
+    learn the layout (docs/private_gen.md, "The receptive field, measured")."""
+    scales = 1
+    while side > COARSEST_SIDE:
+        side = (side + 1) // 2
+        scales += 1
+    return max(2, scales)
 
 
 def _groups(channels: int, wanted: int) -> int:
