@@ -3,16 +3,19 @@ energy with Metropolis-corrected HMC) and public glyph pretraining, non-private 
 ε ∈ {1, 10}, against DP-MERF at the same ε, with the residual-enhancement and sampler (HMC vs Langevin at
 equal score evaluations, Metropolis on vs off) ablations.
 
-Usage: python benchmarks/private_generation.py [--datasets mnist_subset digits] [--rows ...] [--seeds 0 1 2]
-       [--workers 2] [--extra key=value ...] [--dp-extra key=value ...]
+Usage: python benchmarks/private_generation.py [--preset cpu|gpu] [--data-root DIR] [--datasets ...] [--rows ...]
+       [--seeds 0 1 2] [--workers 2] [--extra key=value ...] [--dp-extra key=value ...]
 
 Every (data set, row, seed) is one `fedkd-gen` experiment (configs/gen.yaml defaults plus the overrides below),
-written to results/gen/bench/<dataset>/<row>; finished ones are cached (re-running resumes). "real" scores the
+written to results/gen/<preset's folder>/<dataset>/<row>; finished ones are cached (re-running resumes). The
+preset (benchmarks/gen_presets.py) chooses the data sets and adds its settings to every row: `cpu` (default) for
+this 2-core machine, `gpu` for one CUDA device (the full MNIST and Fashion-MNIST from --data-root, a large
+procedural face set; tables in docs/results/private_generation_gpu.*). "real" scores the
 real training images themselves (the Fréchet floor and accuracy ceiling at the same sample count). The
 Langevin and uncorrected-HMC rows resample a trained row's network with the same number of score evaluations;
 --resample samples every trained score row again (after a sampler change) without retraining. The table is the
 mean (± std where there are several) over the seeds that have finished. Writes
-docs/results/private_generation.{csv,md}. δ = 1e-5 for every private row; ε is sample-level, cumulative over
+docs/results/<preset's table>.{csv,md}. δ = 1e-5 for every private row; ε is sample-level, cumulative over
 the private training steps (pretraining on public glyphs is not counted: it sees no private record), PRV
 accountant.
 """
@@ -23,6 +26,7 @@ import argparse
 import csv
 import json
 import statistics
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -30,6 +34,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.gen_presets import PRESETS, preset_overrides, runs_on  # noqa: E402
+from fedkd.errors import UserError  # noqa: E402
+
 COMMON = ["evaluation.num_samples=1000", "generator.train.progress=false"]
 DP = ["gen_privacy=dp", "gen_privacy.delta=1e-5", "gen_privacy.accountant=prv"]
 DSM, SSM, ENERGY, GLYPHS = (["generator.objective.kind=dsm"], ["generator.objective.kind=ssm"],
@@ -55,8 +64,6 @@ ROWS: dict[str, list[str]] = {
     "dp-merf DP ε=10": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=10"],
     "dp-merf DP ε=1": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=1"],
 }
-# Data-set conventions of the public glyphs: sklearn's 8×8 digits fill their frame (MNIST: 20 of 28 px).
-GLYPH_EXTRA = {"digits": ["pretrain.glyphs.fill=0.95"]}
 LANGEVIN_OF = ("ssm-hmc nonprivate", "ssm-hmc DP ε=10", "energy-dsm-mhmc nonprivate")
 UNCORRECTED_OF = ("energy-dsm-mhmc nonprivate", "energy-dsm-mhmc DP ε=10, glyph pretraining")
 METRICS = ("frechet_distance", "cnn_accuracy", "logreg_accuracy")
@@ -71,8 +78,8 @@ def _done_path(done: Path, dataset: str, row: str, seed: int) -> Path:
     return done / (f"{dataset}-{_slug(row)}.json" if seed == 0 else f"{dataset}-{_slug(row)}-s{seed}.json")
 
 
-def _run(dataset: str, row: str, seed: int, extra: list[str], dp_extra: list[str], threads: int,
-         resample_only: bool) -> list[dict[str, Any]]:
+def _run(dataset: str, row: str, seed: int, preset: str, data_root: str | None, extra: list[str],
+         dp_extra: list[str], threads: int, resample_only: bool, out: Path) -> list[dict[str, Any]]:
     import torch
 
     from fedkd.paths import expand
@@ -81,13 +88,11 @@ def _run(dataset: str, row: str, seed: int, extra: list[str], dp_extra: list[str
     from private_gen.experiment import load_data, resample, run_generation
 
     torch.set_num_threads(threads)
-    overrides = [f"dataset={dataset}", *COMMON, *ROWS[row], f"seed={seed}", *extra]
+    overrides = [*preset_overrides(preset, dataset, [*COMMON, *ROWS[row]], data_root), f"seed={seed}", *extra]
     if "gen_privacy=dp" in overrides and not row.startswith("dp-merf"):
         overrides += dp_extra
-    if "pretrain=glyphs" in overrides:
-        overrides += GLYPH_EXTRA.get(dataset, [])
     config = load_generation(overrides)
-    out = ROOT / "results" / "gen" / "bench" / dataset / _slug(row)  # this row's run directories
+    out = out / dataset / _slug(row)  # this row's run directories
     base = {"dataset": dataset, "row": row, "seed": seed, "samples": config.evaluation.num_samples}
     if row == "real":
         data = load_data(config)
@@ -166,7 +171,9 @@ def write_tables(rows: list[dict[str, Any]], csv_path: Path, md_path: Path) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=["mnist_subset", "digits"])
+    parser.add_argument("--preset", choices=list(PRESETS), default="cpu")
+    parser.add_argument("--data-root", help="folder of the local data sets a preset reads (gpu: MNIST, FashionMNIST)")
+    parser.add_argument("--datasets", nargs="+", help="a subset of the preset's data sets (default: all of them)")
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--workers", type=int, default=1)
@@ -175,18 +182,29 @@ def main() -> None:
     parser.add_argument("--resample", action="store_true",
                         help="re-run the rows, sampling trained score models again instead of retraining")
     parser.add_argument("--tables-only", action="store_true", help="write the tables from the finished rows")
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "gen" / "bench")
+    parser.add_argument("--out", type=Path, help="default: results/gen/<the preset's folder>")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "results")
     args = parser.parse_args()
-    done = args.out / "done"
+    preset = PRESETS[args.preset]
+    datasets = args.datasets or list(preset.datasets)
+    if unknown := sorted(set(datasets) - set(preset.datasets)):
+        parser.error(f"--datasets {' '.join(unknown)}: not in --preset {args.preset} ({', '.join(preset.datasets)})")
+    out = args.out or ROOT / "results" / "gen" / preset.results
+    try:
+        for dataset in datasets:  # a missing --data-root stops here, before any work
+            preset_overrides(args.preset, dataset, [], args.data_root)
+    except UserError as error:
+        parser.error(str(error))
+    done = out / "done"
     done.mkdir(parents=True, exist_ok=True)
-    jobs = [(d, r, seed) for d in args.datasets for r in args.rows for seed in ([0] if r == "real" else args.seeds)]
+    jobs = [(d, r, seed) for d in datasets for r in args.rows if runs_on(args.preset, d, ROWS[r])
+            for seed in ([0] if r == "real" else args.seeds)]
     todo = [] if args.tables_only else [j for j in jobs if args.resample or not _done_path(done, *j).exists()]
     threads = max(1, 2 // args.workers)
     started = time.perf_counter()
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_run, d, r, seed, args.extra, args.dp_extra, threads, args.resample): (d, r, seed)
-                   for d, r, seed in todo}
+        futures = {pool.submit(_run, d, r, seed, args.preset, args.data_root, args.extra, args.dp_extra, threads,
+                               args.resample, out): (d, r, seed) for d, r, seed in todo}
         for count, future in enumerate(as_completed(futures), 1):
             dataset, row, seed = futures[future]
             results = future.result()
@@ -196,11 +214,11 @@ def main() -> None:
                   f"CNN {first.get('cnn_accuracy', float('nan')):.3f} ({time.perf_counter() - started:.0f} s)",
                   flush=True)
     # the table keeps every finished row of every seed run so far
-    paths = [_done_path(done, d, row, seed) for d in ("mnist_subset", "digits") for row in ROWS for seed in range(10)]
+    paths = [_done_path(done, d, row, seed) for d in preset.datasets for row in ROWS for seed in range(10)]
     rows = [r for path in paths if path.exists() for r in json.loads(path.read_text())]
     args.docs.mkdir(parents=True, exist_ok=True)
-    write_tables(rows, args.docs / "private_generation.csv", args.docs / "private_generation.md")
-    print((args.docs / "private_generation.md").read_text())
+    write_tables(rows, args.docs / f"{preset.table}.csv", args.docs / f"{preset.table}.md")
+    print((args.docs / f"{preset.table}.md").read_text())
 
 
 if __name__ == "__main__":

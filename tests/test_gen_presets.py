@@ -1,0 +1,44 @@
+"""The private generation benchmark's presets compose into valid configs for every row and data set."""
+
+import pytest
+
+from benchmarks.gen_presets import PRESETS, preset_overrides, runs_on
+from benchmarks.private_generation import COMMON, ROWS
+from fedkd.errors import UserError
+from private_gen.config import load_generation
+
+# between them, every override group a row uses: pretraining, DP, energy, the network, DP-MERF, none
+COVERING_ROWS = ("real", "energy-dsm-mhmc DP ε=10, glyph pretraining",
+                 "dsm-hmc glyph pretraining only (no private data)", "ssm-hmc nonprivate, no residual enhancement",
+                 "dp-merf DP ε=10")
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_kind_of_row_composes_on_every_data_set_of_a_preset_and_keeps_its_own_settings(preset, tmp_path):
+    for dataset in PRESETS[preset].datasets:
+        for row in COVERING_ROWS:
+            own = ROWS[row]
+            if not runs_on(preset, dataset, own):
+                assert dataset == "fashion_mnist" and "pretrain=glyphs" in own
+                continue
+            overrides = preset_overrides(preset, dataset, [*COMMON, *own], str(tmp_path))
+            config = load_generation([*overrides, "device=cpu"])  # this machine has no CUDA device
+            assert config.dataset.name == dataset
+            if "generator.objective.kind=dsm" in own:
+                assert config.generator.objective.kind == "dsm", row
+            if "pretrain=glyphs" in own:
+                assert config.pretrain.name == ("procedural_faces" if dataset == "faces" else "glyphs"), row
+
+
+def test_the_gpu_preset_scales_the_score_model_and_reads_local_files(tmp_path):
+    overrides = preset_overrides("gpu", "mnist", ["pretrain=glyphs"], str(tmp_path))
+    config = load_generation([*overrides, "device=cpu"])
+    assert config.generator.network.width == 64 and config.generator.noise.sigma_max is None
+    assert config.evaluation.num_samples == 10000 and config.pretrain.glyphs.count == 60000
+    assert config.dataset.root == str(tmp_path)
+    assert "device=cuda" in overrides
+
+
+def test_a_preset_that_reads_local_files_refuses_to_start_without_a_data_root():
+    with pytest.raises(UserError, match="--data-root"):
+        preset_overrides("gpu", "fashion_mnist", [], None)
