@@ -4,7 +4,7 @@ VENV ?= .venv
 ARGS ?=
 FLWR_ARGS ?=
 
-.PHONY: setup run faces gen flwr-run deploy stop-superlink test lint bench compare face-table gen-table privacy-example clean
+.PHONY: setup run faces gen flwr-run deploy stop-superlink test lint bench compare face-table gen-table gen-table-gpu privacy-example clean
 
 setup:
 	@scripts/setup.sh
@@ -53,6 +53,9 @@ face-table: setup  ## LR face students: resolution x method table (docs/results/
 gen-table: setup  ## private generation benchmark (docs/results/private_generation.*)
 	@$(VENV)/bin/python benchmarks/private_generation.py --workers 2 --seeds 0 1 2 \
 	  --dp-extra generator.train.batch_size=256 generator.train.epochs=25
+
+gen-table-gpu: setup  ## the same benchmark sized for one CUDA device; DATA_ROOT: torchvision's MNIST/FashionMNIST files
+	@$(VENV)/bin/python benchmarks/private_generation.py --preset gpu --data-root "$(DATA_ROOT)" --seeds 0 1 2
 
 EXAMPLE = dataset=digits lowres=none simulation.num_clients=5 num_rounds=10 train.lr=0.003 simulation.backend=inprocess
 privacy-example: setup  ## FedCKD vs FedAvg under sample-level DP, ε ∈ {1,2,4,8} × 3 seeds, and the figure (docs/privacy.md)
