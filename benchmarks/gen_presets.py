@@ -55,7 +55,7 @@ def runs_on(name: str, dataset: str, row: list[str]) -> bool:
 def preset_overrides(name: str, dataset: str, row: list[str], data_root: str | None) -> list[str]:
     """The row's overrides with the preset's additions for `dataset` (later overrides win in Hydra)."""
     preset = PRESETS[name]
-    if dataset in preset.needs_data_root and data_root is None:
+    if dataset in preset.needs_data_root and not data_root:
         raise UserError(f"--preset {name} reads dataset={dataset} from local files: pass --data-root DIR (the "
                         "folder torchvision's MNIST/FashionMNIST loaders read)")
     if not runs_on(name, dataset, row):

@@ -42,3 +42,5 @@ def test_the_gpu_preset_scales_the_score_model_and_reads_local_files(tmp_path):
 def test_a_preset_that_reads_local_files_refuses_to_start_without_a_data_root():
     with pytest.raises(UserError, match="--data-root"):
         preset_overrides("gpu", "fashion_mnist", [], None)
+    with pytest.raises(UserError, match="--data-root"):
+        preset_overrides("gpu", "mnist", [], "")  # make gen-table-gpu without DATA_ROOT
