@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from fedkd.config.fields import at_least, setting
 
-COARSEST_SIDE = 8  # pixels at the U-Net's lowest resolution when generator.network.scales is null
+COARSEST_SIDE = 4  # pixels at the U-Net's lowest resolution when generator.network.scales is null
 
 
 @dataclass
@@ -29,7 +29,7 @@ class ScoreNetSettings:
     width: int = setting(16, at_least(8), help="channels at full resolution (twice that at half resolution)")
     blocks_per_scale: int = setting(1, at_least(1))
     scales: int | None = setting(None, at_least(2), help="resolutions of the U-Net, each half the one above; null: "
-                                 "halve until the coarsest is at most 8 px (2 for 8 to 16 px, 3 for 28 and 32)")
+                                 "halve until the coarsest is at most 4 px (2 for 8 px, 3 for 16, 4 for 28 and 32)")
     residual_enhancement: bool = setting(True, help="refinement path on [x, base score]; the ablation turns it off")
     enhancement_blocks: int = setting(1, at_least(1))
     groups: int = setting(8, at_least(1), help="GroupNorm groups")
@@ -42,9 +42,9 @@ class ScoreNetSettings:
 
 
 def scales_for(side: int) -> int:
-    """Resolutions until the coarsest is at most COARSEST_SIDE pixels, and at least two. A two-scale net on 28×28
-    MNIST reaches about 14 pixels from each output and learns strokes without a digit's layout; three scales
-    learn the layout (docs/private_gen.md, "The receptive field, measured")."""
+    """Resolutions until the coarsest is at most COARSEST_SIDE pixels, and at least two. On the 28×28 MNIST subset
+    a two-scale net (about 14 pixels of reach from each output) learns strokes without a digit's layout, three
+    scales (28 → 7) most of it, four (28 → 4) the most (docs/private_gen.md, "The receptive field, measured")."""
     scales = 1
     while side > COARSEST_SIDE:
         side = (side + 1) // 2

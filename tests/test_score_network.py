@@ -8,14 +8,14 @@ from private_gen.score_model import ScoreModelSettings
 from private_gen.score_net import ScoreNetSettings, scales_for
 
 
-@pytest.mark.parametrize(("side", "scales"), [(8, 2), (16, 2), (17, 3), (28, 3), (32, 3), (33, 4), (64, 4)])
-def test_the_scale_rule_halves_until_the_coarsest_side_is_at_most_eight(side, scales):
+@pytest.mark.parametrize(("side", "scales"), [(4, 2), (8, 2), (9, 3), (16, 3), (28, 4), (32, 4), (33, 5), (64, 5)])
+def test_the_scale_rule_halves_until_the_coarsest_side_is_at_most_four(side, scales):
     assert scales_for(side) == scales
 
 
-def test_a_null_scale_count_builds_three_resolutions_for_mnist_and_an_explicit_one_is_kept():
+def test_a_null_scale_count_builds_four_resolutions_for_mnist_and_an_explicit_one_is_kept():
     sigmas = geometric_sigmas(1.0, 0.1, 3)
-    assert len(ScoreNetSettings(width=8).build(1, 28, sigmas, 10).encoder) == 3
+    assert len(ScoreNetSettings(width=8).build(1, 28, sigmas, 10).encoder) == 4
     assert len(ScoreNetSettings(width=8, scales=2).build(1, 28, sigmas, 10).encoder) == 2
     model = ScoreModelSettings().build((1, 8, 8), 10)
     assert len(model.encoder) == 2
