@@ -1,11 +1,11 @@
 """Presets of the private generation benchmark: which data sets it runs and what it adds to every row there.
 
-`cpu` is sized for a 2-core machine (each row under about 30 minutes); `gpu` for one CUDA device: a wider and
-deeper network, more epochs and score evaluations, 10,000 samples, and larger private sets (the full MNIST and
-Fashion-MNIST from the user's local files, a 20,000-image procedural face set). Every row keeps its own overrides
-(objective, privacy, pretraining); a preset only adds to them, and the face set is pretrained on procedural faces
-of other identities where the digit sets use glyphs; Fashion-MNIST has no public data here to pretrain on, so
-its pretraining rows are left out.
+`cpu` is sized for a 2-core machine (a digits row takes minutes, an MNIST-subset row about 40); `gpu` for one
+CUDA device: a wider and deeper network, more epochs and score evaluations, 10,000 samples, and larger private
+sets (the full MNIST and Fashion-MNIST from the user's local files, a 20,000-image procedural face set). Every
+row keeps its own overrides (objective, privacy, pretraining); a preset only adds to them. The face set is
+pretrained on procedural faces of other identities where the digit sets use glyphs; Fashion-MNIST has no public
+data here to pretrain on, so its pretraining rows are left out.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ class Preset:
 
 
 PRESETS = {
-    # The MNIST subset: Song & Ermon's noise levels (96 of them at 28×28) with 4 score evaluations each keep
-    # sampling 1,000 images near 20 minutes here (docs/private_gen.md, "First measurements").
+    # The MNIST subset: Song & Ermon's noise levels (96 of them at 28×28) with 4 score evaluations each: 1,000
+    # samples in about 25 minutes here (docs/private_gen.md, "The receptive field, measured").
     "cpu": Preset(("mnist_subset", "digits"),
                   per_dataset={"mnist_subset": (*NOISE_RULES, "sampler.evals_per_level=4"),
                                "digits": ("pretrain.glyphs.fill=0.95",)}),
