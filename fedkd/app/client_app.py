@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -13,7 +14,9 @@ from flwr.clientapp import ClientApp
 from torch import nn
 
 from fedkd.app.experiment_config import FederatedConfig
+from fedkd.app.ordered_grid import partition_query_reply
 from fedkd.app.run_config import config_from_context
+from fedkd.checkpoint.client_files import CHECKPOINT_DIR, restore_once, save_client_state
 from fedkd.data.federated import ClientData, FederationSpec, data_shape, load_client_data
 from fedkd.data.image_data import DataShape
 from fedkd.data.node_data import read_partition
@@ -63,6 +66,7 @@ def _round_input(msg: Message, context: Context, config: FederatedConfig, phase_
                         f"{PARTITION_ID}={partition_id}")
     server_config = dict(msg.content["config"]) if "config" in msg.content else {}
     server_round = int(server_config.get(SERVER_ROUND, 0))
+    restore_once(context.state, server_config, partition_id)
 
     def new_model() -> nn.Module:
         return config.new_model(shape)
@@ -111,8 +115,20 @@ def _refusal(msg: Message, round_input: RoundInput, budget: ClientBudget, starte
     return Message(content=content, reply_to=msg)
 
 
+def _save_state(round_input: RoundInput, context: Context) -> None:
+    """With checkpoints on, write this client's state after its training (before it replies)."""
+    directory = str(round_input.server_config.get(CHECKPOINT_DIR, ""))
+    if directory:
+        save_client_state(context.state, Path(directory), int(round_input.data.partition_id),
+                          round_input.server_round)
+
+
 def make_client_app(config_source: ConfigSource = config_from_context) -> ClientApp:
     app = ClientApp()
+
+    @app.query()
+    def partition(msg: Message, context: Context) -> Message:
+        return partition_query_reply(msg, int(context.node_config[PARTITION_ID]))
 
     @app.train(mods=[central_dp_clipping_mod])
     def train(msg: Message, context: Context) -> Message:
@@ -125,6 +141,7 @@ def make_client_app(config_source: ConfigSource = config_from_context) -> Client
         method = config.local_method()
         budget = _budget(config, round_input, method.epochs_per_participation())
         if budget is not None and budget.exhausted():
+            _save_state(round_input, context)
             return _refusal(msg, round_input, budget, started, local_norm)
         if budget is not None:
             round_input.private = PrivateTraining(budget, round_input.seed)
@@ -137,6 +154,7 @@ def make_client_app(config_source: ConfigSource = config_from_context) -> Client
         if budget is not None and round_input.private is not None:
             metrics |= budget.metrics() | {reply.DP_STEPS: round_input.private.steps_this_round,
                                            reply.DP_EXHAUSTED: int(budget.exhausted()), reply.DP_REFUSED: 0}
+        _save_state(round_input, context)
         content = RecordDict({"arrays": ArrayRecord(weights), "metrics": MetricRecord(metrics)})
         return Message(content=content, reply_to=msg)
 

@@ -10,6 +10,7 @@ from omegaconf import MISSING
 from torch import nn
 
 from fedkd.app.simulation_settings import SimulationSettings
+from fedkd.checkpoint.settings import CheckpointSettings
 from fedkd.config.fields import NOT_EMPTY, at_least, setting
 from fedkd.config.schema import ExperimentSchema
 from fedkd.data.dataset_settings import DatasetSettings
@@ -51,6 +52,9 @@ class FederatedConfig:
     train: TrainSettings = field(default_factory=TrainSettings)
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
     privacy: PrivacySettings = MISSING
+    checkpoint: CheckpointSettings = field(default_factory=CheckpointSettings)
+    resume: str | None = setting(None, NOT_EMPTY, help="an interrupted run's directory: continue it (fedkd-sim "
+                                 "resume=DIR takes the run's own overrides; docs/reliability.md)")
 
     def federation(self) -> FederationSpec:
         return FederationSpec(self.dataset, self.partition, self.lowres, self.simulation.num_clients, self.seed,

@@ -75,10 +75,10 @@ class InProcessGrid(Grid):
 
 
 def run_in_process(config: FederatedConfig, output_root: Path | None = None,
-                   on_round: RoundObserver | None = None) -> Path:
+                   on_round: RoundObserver | None = None, overrides: list[str] | None = None) -> Path:
     """Run the federation of `config` in this process; returns the run directory. `on_round` sees each round's
-    row (a tuner reports it and may stop the run by raising)."""
+    row (a tuner reports it and may stop the run by raising); `overrides` go into the run's resume file."""
     logging.getLogger("flwr").setLevel(logging.WARNING)
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, RUN_ID, SUPERLINK_NODE_ID
     grid = InProcessGrid(make_client_app(lambda _context: config), config.simulation.num_clients)
-    return serve(grid, config, output_root, on_round=on_round)
+    return serve(grid, config, output_root, on_round=on_round, overrides=overrides)

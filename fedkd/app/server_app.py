@@ -11,12 +11,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from flwr.app import ArrayRecord, ConfigRecord, Context, MetricRecord
+from flwr.app import ArrayRecord, ConfigRecord, Context
 from flwr.serverapp import Grid, ServerApp
 
 from fedkd.app.experiment_config import FederatedConfig
+from fedkd.app.ordered_grid import OrderedGrid
+from fedkd.app.round_loop import run_rounds
 from fedkd.app.run_config import config_from_context, data_shape_from_context, output_root_from_context
 from fedkd.app.strategy_factory import build_strategy
+from fedkd.checkpoint.checkpointer import Checkpointer
+from fedkd.checkpoint.resume import fingerprint, latest_checkpoint, resumable_dir, write_resume_file
+from fedkd.checkpoint.server_checkpoint import ServerCheckpoint, restore_rng_states, rng_states
+from fedkd.config.compose import overrides_from_run_config
 from fedkd.data.federated import data_shape, prepare_federation
 from fedkd.data.image_data import DataShape
 from fedkd.errors import UserError
@@ -27,6 +33,7 @@ from fedkd.privacy.settings import DPSettings
 from fedkd.privacy.tracking import PrivacyTracker
 from fedkd.protocol.instructions import DP_CLIPPING
 from fedkd.protocol.reply import GLOBAL_PREFIX
+from fedkd.protocol.reply import PARTITION_ID as PARTITION
 from fedkd.results.curves import draw_run_curves
 from fedkd.results.federated_log import FederatedLog
 from fedkd.results.round_metrics import round_row
@@ -73,20 +80,32 @@ RoundObserver = Callable[[Mapping[str, Any]], None]  # sees each round's row; ma
 
 
 def serve(grid: Grid, config: FederatedConfig, output_root: Path | None = None,
-          shape: DataShape | None = None, prepared: bool = False, on_round: RoundObserver | None = None) -> Path:
+          shape: DataShape | None = None, prepared: bool = False, on_round: RoundObserver | None = None,
+          overrides: list[str] | None = None) -> Path:
     """Prepare (unless `prepared`, then `shape` is the prepared data's), check the federation's size, then run
-    all rounds into a new run directory; returns it. `on_round` sees every round's row of rounds.csv."""
+    all rounds into a new run directory (or, with `config.resume`, on in the interrupted one); returns it.
+    `on_round` sees every round's row of rounds.csv; `overrides` (the command line's) go into the run's
+    resume file."""
+    existing = resumable_dir(config.resume) if config.resume else None
+    resumed = latest_checkpoint(existing, config) if existing is not None else None
     shape = shape if prepared and shape is not None else prepare_server(config, shape)
     _wait_for_nodes(grid, config.simulation.num_clients)
-    path = write_run(config, config.output, lambda run: run_federation(grid, config, run, shape, on_round),
-                     output_root)
+
+    def work(run: RunDirectory) -> tuple[Mapping[str, Any], str]:
+        if resumed is None and config.checkpoint.enabled:
+            write_resume_file(run.path, "fedkd-sim", list(overrides or []), config)
+        return run_federation(grid, config, run, shape, on_round, resumed)
+
+    path = write_run(config, config.output, work, output_root, existing)
     _progress(f"results: {path}")
     return path
 
 
 def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape: DataShape,
-                   on_round: RoundObserver | None = None) -> tuple[Mapping[str, Any], str]:
-    """Run all rounds, writing rounds.csv, clients.csv and privacy.json into `run`; returns the summary."""
+                   on_round: RoundObserver | None = None, resumed: ServerCheckpoint | None = None
+                   ) -> tuple[Mapping[str, Any], str]:
+    """Run all rounds (after `resumed`'s, when given), writing rounds.csv, clients.csv and privacy.json into
+    `run`; returns the summary."""
     random.seed(config.seed)  # Flower samples nodes with `random`
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
@@ -101,14 +120,22 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape
     entry = config.method()
     score_keys = config.workload.score_keys()
     log = FederatedLog(run, entry.passes, (*entry.loss_terms, *config.workload.loss_terms()),
-                       privacy.client_columns, privacy.round_columns, score_keys, entry.metrics)
+                       privacy.client_columns, privacy.round_columns, score_keys, entry.metrics,
+                       resumed.log_sizes if resumed else None)
     strategy = build_strategy(config)
+    arrays = ArrayRecord(model.state_dict())
     rounds: list[dict[str, Any]] = []
+    if resumed is not None:
+        strategy, privacy, rounds = resumed.strategy, resumed.privacy, list(resumed.rounds)
+        arrays = ArrayRecord({k: torch.from_numpy(v) for k, v in resumed.arrays.items()})
+        restore_rng_states(resumed.rng)
+        _progress(f"resuming {run.final_path.name} after round {resumed.server_round} of {config.num_rounds}")
+    checkpoints = Checkpointer(config.checkpoint, run.path, fingerprint(config), config.num_rounds, resumed)
+    ordered = OrderedGrid(grid)
+    ordered.discover()
     clock = [time.perf_counter()]
 
-    def end_of_round(server_round: int, arrays: ArrayRecord) -> MetricRecord | None:
-        if server_round == 0:
-            return None
+    def end_of_round(server_round: int, arrays: ArrayRecord) -> None:
         train = getattr(logged(strategy), "last_train", [])
         evaluated = getattr(logged(strategy), "last_evaluate", [])
         log.append_clients(server_round, "train", train)
@@ -125,17 +152,21 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape
         _progress(" | ".join(filter(None, [_round_line(row, config.num_rounds), privacy.progress(row)])))
         if on_round is not None:
             on_round(row)
-        return None
+        checkpoints.end_of_round(server_round, (r[PARTITION] for r in train), lambda: ServerCheckpoint(
+            server_round, {k: v.numpy() for k, v in arrays.items()}, strategy, privacy, list(rounds), log.sizes(),
+            rng_states()))
 
     client_dp = config.privacy if isinstance(config.privacy, ClientDPSettings) else None
-    train_config = ConfigRecord({DP_CLIPPING: client_dp.clipping} if client_dp is not None else {})
-    strategy.start(grid=grid, initial_arrays=ArrayRecord(model.state_dict()), num_rounds=config.num_rounds,
-                   train_config=train_config, evaluate_config=ConfigRecord(), evaluate_fn=end_of_round)
+    instructions = checkpoints.instructions()
+    train_config = ConfigRecord(({DP_CLIPPING: client_dp.clipping} if client_dp is not None else {}) | instructions)
+    run_rounds(strategy, ordered, arrays, (resumed.server_round if resumed else 0) + 1, config.num_rounds,
+               train_config, ConfigRecord(instructions), end_of_round)
     summary, table = summarize({"dataset": config.dataset.name, "strategy": config.strategy.name,
                                 "partition": config.partition.name, "num_clients": sim.num_clients,
                                 "num_rounds": config.num_rounds, "seed": config.seed,
                                 "evaluate_split": sim.evaluate_split}, rounds)
     summary["privacy"] = privacy.report()
+    summary["checkpoint"] = checkpoints.finish()
     run.write_json("privacy.json", summary["privacy"])
     draw_run_curves(rounds, run.path / "curves", f"{config.strategy.name} on {config.dataset.name}, "
                     f"{config.partition.name}, seed {config.seed}")
@@ -193,7 +224,8 @@ def make_server_app(
     @app.main()
     def main(grid: Grid, context: Context) -> None:
         try:
-            serve(grid, config_source(context), output_root_source(context), data_shape_from_context(context))
+            serve(grid, config_source(context), output_root_source(context), data_shape_from_context(context),
+                  overrides=overrides_from_run_config(context.run_config))
         except UserError as err:
             _progress(f"error: {err}")
             raise

@@ -27,7 +27,7 @@ class _DropKnownDeprecation(logging.Filter):
 
 
 def run_in_simulation(config: FederatedConfig, output_root: Path | None = None,
-                      verbose: bool = False) -> Path:
+                      verbose: bool = False, overrides: list[str] | None = None) -> Path:
     """Simulate `simulation.num_clients` SuperNodes; returns the run directory."""
     from flwr.simulation import run_simulation
 
@@ -45,7 +45,7 @@ def run_in_simulation(config: FederatedConfig, output_root: Path | None = None,
 
     @server_app.main()
     def main(grid: Grid, context: Context) -> None:
-        finished.append(serve(grid, config, output_root, shape, prepared=True))
+        finished.append(serve(grid, config, output_root, shape, prepared=True, overrides=overrides))
 
     sim = config.simulation
     cluster = {"address": sim.ray_address} if sim.ray_address else {}

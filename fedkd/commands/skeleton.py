@@ -29,12 +29,13 @@ MAX_PREFLIGHT_JOBS = 512
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """A UserError inside becomes `error: <one line>` on stderr and exit code 2."""
+    """A UserError inside becomes `error: <one line>` on stderr and exit code 2 (or the error's own
+    `exit_code`: 130 for a run stopped by a signal)."""
     try:
         yield
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
-        sys.exit(USAGE_EXIT_CODE)
+        sys.exit(getattr(err, "exit_code", USAGE_EXIT_CODE))
 
 
 def job_overrides(args: list[str], multirun: bool) -> list[list[str]]:

@@ -14,6 +14,7 @@ from typing import Any
 from fedkd.protocol import reply
 from fedkd.results.run_dir import RunDirectory
 
+ROUNDS_CSV, CLIENTS_CSV = "rounds.csv", "clients.csv"
 ROUND_COLUMNS = (
     "round", "train_loss", "train_accuracy",
     "personal_loss", "personal_accuracy", "personal_accuracy_client_mean", "personal_accuracy_client_std",
@@ -49,14 +50,23 @@ class FederatedLog:
 
     def __init__(self, run: RunDirectory, passes: Iterable[str], terms: Iterable[str],
                  privacy_client_columns: Iterable[str], privacy_round_columns: Iterable[str],
-                 score_keys: Iterable[str] = (), method_metrics: Iterable[str] = ()) -> None:
+                 score_keys: Iterable[str] = (), method_metrics: Iterable[str] = (),
+                 resume_sizes: Mapping[str, int] | None = None) -> None:
+        """`resume_sizes`: a resumed run's checkpoint sizes of both files; they are cut back to them."""
+        sizes = resume_sizes or {}
         scores, terms = tuple(score_keys), tuple(terms)
         client_columns = (*IDENTITY_COLUMNS, *train_columns(passes, terms), *method_metrics, *privacy_client_columns,
                           *EVALUATION_COLUMNS, *(f"{reply.PERSONAL_PREFIX}{k}" for k in scores), reply.SECONDS)
         self.loss_terms = ("ce", *terms)
-        self.rounds = run.open_csv("rounds.csv", (*ROUND_COLUMNS, *(reply.loss_key(t) for t in self.loss_terms),
-                                                  *score_columns(scores), *privacy_round_columns, "seconds"))
-        self.clients = run.open_csv("clients.csv", client_columns, strict=True, unlogged=UNLOGGED)
+        self.rounds = run.open_csv(ROUNDS_CSV, (*ROUND_COLUMNS, *(reply.loss_key(t) for t in self.loss_terms),
+                                                  *score_columns(scores), *privacy_round_columns, "seconds"),
+                                   resume_at=sizes.get(ROUNDS_CSV))
+        self.clients = run.open_csv(CLIENTS_CSV, client_columns, strict=True, unlogged=UNLOGGED,
+                                    resume_at=sizes.get(CLIENTS_CSV))
+
+    def sizes(self) -> dict[str, int]:
+        """Bytes of both files so far (what a checkpoint records)."""
+        return {ROUNDS_CSV: self.rounds.size(), CLIENTS_CSV: self.clients.size()}
 
     def append_clients(self, server_round: int, phase: str, rows: Iterable[Mapping[str, Any]]) -> None:
         self.clients.append(dict(r) | {"round": server_round, "phase": phase, "partition_id": r[reply.PARTITION_ID],

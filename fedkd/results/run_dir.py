@@ -43,13 +43,22 @@ class CsvLog:
     because nobody declared its column."""
 
     def __init__(self, path: Path, columns: Iterable[str], strict: bool = False,
-                 unlogged: Iterable[str] = ()) -> None:
+                 unlogged: Iterable[str] = (), resume_at: int | None = None) -> None:
+        """`resume_at`: continue an existing file cut back to this many bytes (a checkpoint's size of it)."""
         self.columns = tuple(columns)
         self.strict, self.unlogged = strict, frozenset(unlogged)
-        self._file = open(path, "w", newline="")  # noqa: SIM115 - closed by RunDirectory
-        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
-        self._writer.writeheader()
+        if resume_at is not None:
+            with open(path, "r+b") as fh:
+                fh.truncate(resume_at)
+        self._file = open(path, "a" if resume_at is not None else "w", newline="")  # noqa: SIM115 - closed by
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")  # RunDirectory
+        if resume_at is None:
+            self._writer.writeheader()
         self._file.flush()
+
+    def size(self) -> int:
+        """Bytes written so far (all flushed)."""
+        return self._file.tell()
 
     def append(self, rows: Iterable[Mapping[str, Any]]) -> None:
         rows = list(rows)
@@ -67,7 +76,18 @@ class CsvLog:
 
 
 class RunDirectory:
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, existing: Path | None = None) -> None:
+        """A new directory `<root>/<time>-<name>.incomplete`, or the unfinished `existing` one reopened (a
+        resumed run: `.failed` is renamed back to `.incomplete` and its error.txt removed)."""
+        self._logs: list[CsvLog] = []
+        self.done = False
+        if existing is not None:
+            base = existing.name.removesuffix(INCOMPLETE).removesuffix(FAILED)
+            self.final_path, self.path = existing.with_name(base), existing.with_name(base + INCOMPLETE)
+            if existing != self.path:
+                existing.rename(self.path)
+            (self.path / ERROR).unlink(missing_ok=True)
+            return
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base, suffix = f"{stamp}-{name}", 1
         while any((root / f"{base}{end}").exists() for end in ("", INCOMPLETE, FAILED)):
@@ -76,13 +96,12 @@ class RunDirectory:
         self.final_path = root / base
         self.path = root / f"{base}{INCOMPLETE}"
         self.path.mkdir(parents=True)
-        self._logs: list[CsvLog] = []
-        self.done = False
 
     @classmethod
-    def create(cls, output: OutputSettings, root: Path | None = None) -> RunDirectory:
-        """The run directory of `output` (under `root` instead of `output.root` when given, e.g. a sweep)."""
-        return cls(root or expand(output.root), output.name)
+    def create(cls, output: OutputSettings, root: Path | None = None, existing: Path | None = None) -> RunDirectory:
+        """The run directory of `output` (under `root` instead of `output.root` when given, e.g. a sweep), or
+        `existing` reopened."""
+        return cls(root or expand(output.root), output.name, existing)
 
     def write_config(self, settings: Any) -> None:
         """config.yaml: the fully resolved settings of the run."""
@@ -97,8 +116,8 @@ class RunDirectory:
                 fh.write(json.dumps(row) + "\n")
 
     def open_csv(self, name: str, columns: Iterable[str], strict: bool = False,
-                 unlogged: Iterable[str] = ()) -> CsvLog:
-        log = CsvLog(self.path / name, columns, strict, unlogged)
+                 unlogged: Iterable[str] = (), resume_at: int | None = None) -> CsvLog:
+        log = CsvLog(self.path / name, columns, strict, unlogged, resume_at)
         self._logs.append(log)
         return log
 
@@ -131,16 +150,22 @@ class RunDirectory:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         if error is not None and not self.done:
+            if getattr(error, "keeps_run_directory", False):  # stopped to be resumed: leave it as it is
+                self._close()
+                return
             self.fail(error)
 
 
 Work = Callable[[RunDirectory], tuple[Mapping[str, Any], str]]  # fills a run directory; returns (summary, table)
 
 
-def write_run(settings: Any, output: OutputSettings, work: Work, root: Path | None = None) -> Path:
+def write_run(settings: Any, output: OutputSettings, work: Work, root: Path | None = None,
+              existing: Path | None = None) -> Path:
     """The lifecycle every command shares: create the run directory, write the resolved config, let `work`
-    fill it, write its summary and rename it into place; on any exception keep it as `.failed` and re-raise."""
-    with RunDirectory.create(output, root) as run:
-        run.write_config(settings)
+    fill it, write its summary and rename it into place; on any exception keep it as `.failed` and re-raise.
+    With `existing` (a resumed run) that directory is reopened and its config.yaml kept."""
+    with RunDirectory.create(output, root, existing) as run:
+        if existing is None:
+            run.write_config(settings)
         summary, table = work(run)
         return run.finish(summary, table)

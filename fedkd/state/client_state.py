@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -52,11 +53,12 @@ class ClientState:
                    for arr in rec.values())
 
     # Checkpoints ----------------------------------------------------------------------------
-    def save(self, path: Path) -> None:
+    def save(self, target: Path | BinaryIO) -> None:
+        """Write the state as one .npz (to a path or an open binary file)."""
         arrays = {f"array/{name}/{key}": arr.numpy()
                   for name, rec in self.record.array_records.items() for key, arr in rec.items()}
         configs = {name: dict(rec) for name, rec in self.record.config_records.items()}
-        np.savez(path, __configs__=np.array(json.dumps(configs)), **arrays)
+        np.savez(target, __configs__=np.array(json.dumps(configs)), **arrays)
 
     @classmethod
     def load(cls, path: Path) -> ClientState:

@@ -1,0 +1,73 @@
+"""SIGINT / SIGTERM ask a run to stop at the end of its running round, after writing a checkpoint.
+
+A second signal stops at once (the last periodic checkpoint is then the one to resume from). The handlers
+are installed by the command, in the main thread; the round loop (which under Ray runs in another thread)
+only reads the flag.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from fedkd.errors import UserError
+
+INTERRUPTED_EXIT_CODE = 130
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopRequest:
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def clear(self) -> None:
+        self.signal = None
+
+
+STOP = StopRequest()
+
+
+class Interrupted(UserError):
+    """The run stopped on a signal after writing a checkpoint; its directory stays resumable."""
+
+    keeps_run_directory = True  # RunDirectory leaves it `.incomplete` instead of marking it failed
+    exit_code = INTERRUPTED_EXIT_CODE
+
+    def __init__(self, run_path: Path, server_round: int, signal_number: int) -> None:
+        self.run_path, self.server_round = run_path, server_round
+        super().__init__(f"stopped by {signal.Signals(signal_number).name} after round {server_round} (checkpoint "
+                         f"written); continue with: fedkd-sim resume={run_path}")
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[StopRequest]:
+    """Install the handlers for the duration of a run (a no-op outside the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield STOP
+        return
+    previous = {s: signal.getsignal(s) for s in _SIGNALS}
+
+    def handler(number: int, frame: FrameType | None) -> None:
+        if STOP.requested:
+            for s, old in previous.items():
+                signal.signal(s, old)
+            raise KeyboardInterrupt
+        STOP.signal = number
+
+    STOP.clear()
+    for s in _SIGNALS:
+        signal.signal(s, handler)
+    try:
+        yield STOP
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+        STOP.clear()

@@ -1,0 +1,74 @@
+"""Continue a run from its run directory: find it, check it, read its newest checkpoint.
+
+`fedkd-sim resume=RUN_DIR` composes the config again from the overrides the run was started with (saved
+in `checkpoints/resume.json`), so a resumed run has the interrupted run's config, not today's defaults; the
+config's fingerprint must then match the checkpoint's. Every refusal is one line, and nothing is changed
+before all checks pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fedkd.checkpoint.checkpointer import checkpoints_dir
+from fedkd.checkpoint.server_checkpoint import ServerCheckpoint, checkpoint_files, read_checkpoint
+from fedkd.errors import UserError
+from fedkd.results.run_dir import FAILED, INCOMPLETE
+
+RESUME_FILE = "resume.json"
+NOT_FINGERPRINTED = ("resume", "checkpoint")  # keys a resumed run may differ in
+
+
+def fingerprint(settings: Any) -> str:
+    """SHA-256 of the resolved config, without the keys that only say how the run is checkpointed."""
+    plain = {k: v for k, v in dataclasses.asdict(settings).items() if k not in NOT_FINGERPRINTED}
+    return hashlib.sha256(yaml.safe_dump(plain, sort_keys=True).encode()).hexdigest()
+
+
+def write_resume_file(run_path: Path, command: str, overrides: list[str], settings: Any) -> None:
+    directory = checkpoints_dir(run_path)
+    directory.mkdir(parents=True, exist_ok=True)
+    content = {"command": command, "overrides": overrides, "fingerprint": fingerprint(settings)}
+    (directory / RESUME_FILE).write_text(json.dumps(content, indent=2) + "\n")
+
+
+def resumable_dir(text: str) -> Path:
+    """The run directory `resume=` names, checked: it exists, is unfinished and has checkpoints."""
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise UserError(f"resume={text}: no such run directory; give the folder of the interrupted run "
+                        f"(its name ends in {INCOMPLETE} or {FAILED})")
+    if not path.name.endswith((INCOMPLETE, FAILED)):
+        raise UserError(f"resume={text} is a finished run (its name has no {INCOMPLETE} or {FAILED}); nothing to "
+                        "resume")
+    if not (checkpoints_dir(path) / RESUME_FILE).is_file():
+        raise UserError(f"resume={text} has no {checkpoints_dir(path).name}/{RESUME_FILE}: it was run with "
+                        "checkpoint.every=0 or by a fedkd without checkpoints; start it again")
+    return path
+
+
+def resume_overrides(text: str) -> list[str]:
+    """The overrides the run in `resume=text` was started with."""
+    path = resumable_dir(text)
+    try:
+        saved = json.loads((checkpoints_dir(path) / RESUME_FILE).read_text())
+        overrides = [str(o) for o in saved["overrides"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UserError(f"resume={text}: {checkpoints_dir(path).name}/{RESUME_FILE} is damaged; start the run "
+                        "again") from None
+    return overrides
+
+
+def latest_checkpoint(run_path: Path, settings: Any) -> ServerCheckpoint:
+    """The newest checkpoint of the run, verified against `settings`."""
+    files = checkpoint_files(checkpoints_dir(run_path))
+    if not files:
+        raise UserError(f"resume={run_path} has no checkpoint yet (it stopped before round "
+                        f"{getattr(getattr(settings, 'checkpoint', None), 'every', 1)} ended); start it again")
+    return read_checkpoint(files[-1][1], fingerprint(settings))
