@@ -15,6 +15,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context
 from flwr.serverapp import Grid, ServerApp
 
 from fedkd.app.experiment_config import FederatedConfig
+from fedkd.app.node_sampling import seeded_node_sampling
 from fedkd.app.ordered_grid import OrderedGrid
 from fedkd.app.round_loop import run_rounds
 from fedkd.app.run_config import config_from_context, data_shape_from_context, output_root_from_context
@@ -106,7 +107,8 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape
                    ) -> tuple[Mapping[str, Any], str]:
     """Run all rounds (after `resumed`'s, when given), writing rounds.csv, clients.csv and privacy.json into
     `run`; returns the summary."""
-    random.seed(config.seed)  # Flower samples nodes with `random`
+    sampling = seeded_node_sampling(config.seed)
+    random.seed(config.seed)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     # Prepared before already (this call hits the caches); loading the workload's cached parts (the face
@@ -128,7 +130,7 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape
     if resumed is not None:
         strategy, privacy, rounds = resumed.strategy, resumed.privacy, list(resumed.rounds)
         arrays = ArrayRecord({k: torch.from_numpy(v) for k, v in resumed.arrays.items()})
-        restore_rng_states(resumed.rng)
+        restore_rng_states(resumed.rng, sampling)
         _progress(f"resuming {run.final_path.name} after round {resumed.server_round} of {config.num_rounds}")
     checkpoints = Checkpointer(config.checkpoint, run.path, fingerprint(config), config.num_rounds, resumed)
     ordered = OrderedGrid(grid)
@@ -154,7 +156,7 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape
             on_round(row)
         checkpoints.end_of_round(server_round, (r[PARTITION] for r in train), lambda: ServerCheckpoint(
             server_round, {k: v.numpy() for k, v in arrays.items()}, strategy, privacy, list(rounds), log.sizes(),
-            rng_states()))
+            rng_states(sampling)))
 
     client_dp = config.privacy if isinstance(config.privacy, ClientDPSettings) else None
     instructions = checkpoints.instructions()

@@ -32,11 +32,14 @@ MAGIC = b"fedkd-checkpoint\n"
 _NAME = re.compile(r"round-(\d+)\.ckpt")
 
 
-def rng_states() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+def rng_states(sampling: random.Random) -> dict[str, Any]:
+    """The server's generators: node sampling's own, and the global Python, NumPy and torch ones."""
+    return {"sampling": sampling.getstate(), "python": random.getstate(), "numpy": np.random.get_state(),
+            "torch": torch.get_rng_state()}
 
 
-def restore_rng_states(states: dict[str, Any]) -> None:
+def restore_rng_states(states: dict[str, Any], sampling: random.Random) -> None:
+    sampling.setstate(states["sampling"])
     random.setstate(states["python"])
     np.random.set_state(states["numpy"])
     torch.set_rng_state(states["torch"])

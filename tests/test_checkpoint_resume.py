@@ -1,0 +1,151 @@
+"""Checkpoints and resume: a run stopped (by kill -9 or a signal) and resumed ends with the same metric files as
+one never stopped; damaged or foreign checkpoints are refused in one line.
+
+The kill -9 case starts a real `fedkd-sim` subprocess (about 25 s with its resume); the rest run in-process."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fedkd.app.experiment_config import load_federated
+from fedkd.app.inprocess import run_in_process
+from fedkd.checkpoint.checkpointer import checkpoints_dir
+from fedkd.checkpoint.client_files import clients_dir, state_file
+from fedkd.checkpoint.interrupts import STOP, Interrupted
+from fedkd.checkpoint.resume import fingerprint
+from fedkd.checkpoint.server_checkpoint import ServerCheckpoint, checkpoint_files, read_checkpoint, write_checkpoint
+from fedkd.errors import UserError
+
+TINY = ["dataset=digits", "lowres=none", "partition=iid", "simulation.num_clients=3", "simulation.backend=inprocess",
+        "train.local_epochs=1", "strategy=fedckd", "num_rounds=3"]
+TIMING = ("seconds",)  # wall-clock columns: the only ones allowed to differ
+
+
+def _rows(path: Path, name: str) -> list[dict[str, str]]:
+    with open(path / name) as fh:
+        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(fh)]
+
+
+def _same_metrics(one: Path, other: Path) -> None:
+    for name in ("rounds.csv", "clients.csv"):
+        assert _rows(one, name) == _rows(other, name), name
+
+
+def _stop_after(server_round: int):
+    def observe(row) -> None:
+        if row["round"] == server_round:
+            STOP.signal = signal.SIGTERM
+    return observe
+
+
+def test_a_run_stopped_by_a_signal_resumes_to_the_same_metrics(tmp_path):
+    overrides = [*TINY, "simulation.fraction_train=0.67"]
+    whole = run_in_process(load_federated(overrides), tmp_path / "whole")
+    with pytest.raises(Interrupted, match="after round 1"):
+        run_in_process(load_federated(overrides), tmp_path / "stopped", on_round=_stop_after(1))
+    STOP.clear()
+    [stopped] = (tmp_path / "stopped").iterdir()
+    assert stopped.name.endswith(".incomplete") and [r for r, _ in checkpoint_files(checkpoints_dir(stopped))] == [1]
+    resumed = run_in_process(load_federated([*overrides, f"resume={stopped}"]), tmp_path / "stopped")
+    assert resumed.name == stopped.name.removesuffix(".incomplete")
+    _same_metrics(whole, resumed)
+    assert not checkpoints_dir(resumed).exists()  # a finished run keeps no checkpoints
+
+
+def _wait_for(predicate, process: subprocess.Popen, seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert process.poll() is None, "fedkd-sim ended before it could be killed"
+        assert time.monotonic() < deadline, "fedkd-sim did not get that far in time"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_round_then_resume_matches_an_uninterrupted_run_with_sample_level_dp(tmp_path):
+    """kill -9 while round 2 is half done (one client has trained in it), resume, compare every metric file
+    (ε included: no DP step lost or counted twice)."""
+    overrides = [*TINY, "num_rounds=2", "privacy=sample", "privacy.noise_multiplier=1.0", "privacy.target_epsilon=null"]
+    whole = run_in_process(load_federated(overrides), tmp_path / "whole")
+    command = [str(Path(sys.executable).parent / "fedkd-sim"), *overrides, f"output.root={tmp_path / 'killed'}"]
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def half_way() -> bool:
+            runs = list((tmp_path / "killed").glob("*.incomplete"))
+            return bool(runs) and state_file(clients_dir(checkpoints_dir(runs[0])), 0, 2).exists()
+        _wait_for(half_way, process)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    [killed] = (tmp_path / "killed").iterdir()
+    assert [r for r, _ in checkpoint_files(checkpoints_dir(killed))] == [1]
+    done = subprocess.run([command[0], f"resume={killed}"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    resumed = killed.with_name(killed.name.removesuffix(".incomplete"))
+    _same_metrics(whole, resumed)
+    epsilons = [float(r["dp_epsilon_max"]) for r in _rows(resumed, "rounds.csv")]
+    assert epsilons == sorted(epsilons) and epsilons[0] > 0
+
+
+def _checkpoint() -> ServerCheckpoint:
+    return ServerCheckpoint(3, {"w": __import__("numpy").ones(4)}, {"mu": 0.1}, None, [{"round": 3}], {}, {})
+
+
+def test_a_damaged_or_foreign_checkpoint_is_refused_in_one_line(tmp_path):
+    path, size = write_checkpoint(tmp_path, "abc", _checkpoint())
+    assert read_checkpoint(path, "abc").strategy == {"mu": 0.1} and size > 0
+    with pytest.raises(UserError, match="another config"):
+        read_checkpoint(path, "other")
+    blob = path.read_bytes()
+    path.write_bytes(blob[:-5])
+    with pytest.raises(UserError, match=r"truncated .* delete round-000003\.ckpt"):
+        read_checkpoint(path, "abc")
+    path.write_bytes(blob[:-1] + bytes([blob[-1] ^ 0xFF]))
+    with pytest.raises(UserError, match="corrupt"):
+        read_checkpoint(path, "abc")
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="not a fedkd checkpoint"):
+        read_checkpoint(path, "abc")
+
+
+def test_resume_refuses_finished_missing_and_checkpointless_runs(tmp_path):
+    config = load_federated([*TINY, "num_rounds=1"])
+    finished = run_in_process(config, tmp_path)
+    for target, message in [(finished, "finished run"), (tmp_path / "nowhere", "no such run directory")]:
+        with pytest.raises(UserError, match=message):
+            run_in_process(load_federated([*TINY, f"resume={target}"]), tmp_path)
+    empty = tmp_path / "x.incomplete"
+    (empty / "checkpoints").mkdir(parents=True)
+    (empty / "checkpoints" / "resume.json").write_text("{}")
+    with pytest.raises(UserError, match="no checkpoint yet"):
+        run_in_process(load_federated([*TINY, f"resume={empty}"]), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([finished.name, "x.incomplete"])
+
+
+def test_the_fingerprint_ignores_only_how_a_run_is_checkpointed():
+    base = load_federated(TINY)
+    assert fingerprint(base) == fingerprint(load_federated([*TINY, "checkpoint.keep=5", "resume=/some/run"]))
+    assert fingerprint(base) != fingerprint(load_federated([*TINY, "train.lr=0.5"]))
+
+
+def test_the_cli_resume_takes_the_runs_own_overrides_and_refuses_others(tmp_path):
+    from fedkd.commands.sim import resumed_arguments
+
+    run = tmp_path / "r.incomplete"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "resume.json").write_text('{"overrides": ["strategy=fedckd", "seed=3"]}')
+    assert resumed_arguments([f"resume={run}", "checkpoint.keep=4"]) == [
+        "strategy=fedckd", "seed=3", "checkpoint.keep=4", f"resume={run}"]
+    with pytest.raises(UserError, match="drop seed=4"):
+        resumed_arguments([f"resume={run}", "seed=4"])
+    assert resumed_arguments(["seed=1"]) == ["seed=1"]
