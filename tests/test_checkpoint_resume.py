@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fedkd.app.experiment_config import load_federated
@@ -98,12 +99,14 @@ def test_kill_9_mid_round_then_resume_matches_an_uninterrupted_run_with_sample_l
 
 
 def _checkpoint() -> ServerCheckpoint:
-    return ServerCheckpoint(3, {"w": __import__("numpy").ones(4)}, {"mu": 0.1}, None, [{"round": 3}], {}, {})
+    # a deployment's strategy holds arrays as memoryviews of gRPC buffers: they are pickled as bytes
+    return ServerCheckpoint(3, {"w": np.ones(4)}, {"mu": 0.1, "data": memoryview(b"xy")}, None, [{"round": 3}], {},
+                            {})
 
 
 def test_a_damaged_or_foreign_checkpoint_is_refused_in_one_line(tmp_path):
     path, size = write_checkpoint(tmp_path, "abc", _checkpoint())
-    assert read_checkpoint(path, "abc").strategy == {"mu": 0.1} and size > 0
+    assert read_checkpoint(path, "abc").strategy == {"mu": 0.1, "data": b"xy"} and size > 0
     with pytest.raises(UserError, match="another config"):
         read_checkpoint(path, "other")
     blob = path.read_bytes()

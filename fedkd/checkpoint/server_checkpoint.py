@@ -13,6 +13,7 @@ config or state format, or one whose bytes do not match its checksum, is refused
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -57,6 +58,16 @@ class ServerCheckpoint:
     client_rounds: dict[int, int] = field(default_factory=dict)  # partition → round of its state file
 
 
+class _Pickler(pickle.Pickler):
+    """Pickles memoryviews as bytes: arrays a deployment's strategy received over gRPC are views of the
+    message buffer (Flower's `Array.data` takes either)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, memoryview):
+            return bytes, (obj.tobytes(),)
+        return NotImplemented
+
+
 def checkpoint_path(directory: Path, server_round: int) -> Path:
     return directory / f"round-{server_round:06d}.ckpt"
 
@@ -70,7 +81,9 @@ def checkpoint_files(directory: Path) -> list[tuple[int, Path]]:
 def write_checkpoint(directory: Path, fingerprint: str, checkpoint: ServerCheckpoint) -> tuple[Path, int]:
     """Write atomically; returns the path and its size in bytes."""
     directory.mkdir(parents=True, exist_ok=True)
-    payload = pickle.dumps(checkpoint, protocol=pickle.HIGHEST_PROTOCOL)
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(checkpoint)
+    payload = buffer.getvalue()
     header = {"format": STATE_FORMAT, "config": fingerprint, "round": checkpoint.server_round,
               "bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
               "clients": {str(p): r for p, r in sorted(checkpoint.client_rounds.items())}}
