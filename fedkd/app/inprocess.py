@@ -10,13 +10,14 @@ selects it; the Ray-backed Simulation Runtime stays the default.
 from __future__ import annotations
 
 import logging
+import traceback
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from flwr.app import Context, Message, RecordDict
+from flwr.app import Context, Error, Message, RecordDict
 from flwr.clientapp import ClientApp
-from flwr.common.constant import SUPERLINK_NODE_ID
+from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
 from flwr.serverapp import Grid
 from flwr.supercore.run import Run
 from flwr.supercore.task_identity import TaskIdentity
@@ -63,9 +64,17 @@ class InProcessGrid(Grid):
         for msg in messages:
             message_id = uuid.uuid4().hex
             msg.metadata.__dict__["_message_id"] = message_id  # as Flower's InMemoryGrid does
-            self._replies[message_id] = self.client_app(msg, self.contexts[msg.metadata.dst_node_id])
+            self._replies[message_id] = self._deliver(msg)
             ids.append(message_id)
         return ids
+
+    def _deliver(self, msg: Message) -> Message:
+        """The ClientApp's reply; an exception becomes an error reply carrying its traceback, as Flower's
+        runtimes report it."""
+        try:
+            return self.client_app(msg, self.contexts[msg.metadata.dst_node_id])
+        except Exception:  # a client's bug or out-of-memory is the server's to report, not to die of
+            return Message(Error(ErrorCode.CLIENT_APP_RAISED_EXCEPTION, traceback.format_exc()), reply_to=msg)
 
     def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
         return [self._replies.pop(mid) for mid in message_ids if mid in self._replies]

@@ -15,8 +15,8 @@ from flwr.app import ArrayRecord, ConfigRecord, Context
 from flwr.serverapp import Grid, ServerApp
 
 from fedkd.app.experiment_config import FederatedConfig
+from fedkd.app.guarded_grid import GuardedGrid
 from fedkd.app.node_sampling import seeded_node_sampling
-from fedkd.app.ordered_grid import OrderedGrid
 from fedkd.app.round_loop import run_rounds
 from fedkd.app.run_config import config_from_context, data_shape_from_context, output_root_from_context
 from fedkd.app.strategy_factory import build_strategy
@@ -34,9 +34,8 @@ from fedkd.privacy.settings import DPSettings
 from fedkd.privacy.tracking import PrivacyTracker
 from fedkd.protocol.instructions import DP_CLIPPING
 from fedkd.protocol.reply import GLOBAL_PREFIX
-from fedkd.protocol.reply import PARTITION_ID as PARTITION
 from fedkd.results.curves import draw_run_curves
-from fedkd.results.federated_log import FederatedLog
+from fedkd.results.federated_log import FederatedLog, outcome_counts
 from fedkd.results.round_metrics import round_row
 from fedkd.results.run_dir import RunDirectory, write_run
 from fedkd.results.summary import summarize
@@ -133,8 +132,8 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape
         restore_rng_states(resumed.rng, sampling)
         _progress(f"resuming {run.final_path.name} after round {resumed.server_round} of {config.num_rounds}")
     checkpoints = Checkpointer(config.checkpoint, run.path, fingerprint(config), config.num_rounds, resumed)
-    ordered = OrderedGrid(grid)
-    ordered.discover()
+    guarded = GuardedGrid(grid, sim, config.seed, run.path)
+    guarded.discover()
     clock = [time.perf_counter()]
 
     def end_of_round(server_round: int, arrays: ArrayRecord) -> None:
@@ -142,26 +141,32 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape
         evaluated = getattr(logged(strategy), "last_evaluate", [])
         log.append_clients(server_round, "train", train)
         log.append_clients(server_round, "evaluate", evaluated)
+        log.append_outcomes(guarded.outcomes)
+        for outcome in guarded.outcomes:
+            _progress(f"round {server_round}: client {outcome['partition_id']} {outcome['status']} "
+                      f"({outcome['phase']}): {outcome['reason']}")
         now = time.perf_counter()
         row = {"round": server_round, "seconds": round(now - clock[0], 3)} | round_row(train, evaluated, score_keys,
                                                                                 log.loss_terms)
         if evaluated and score_keys:
             row |= _global_scores(config, shape, arrays)
-        row |= privacy.update(train, strategy)
+        row |= outcome_counts(guarded.outcomes) | privacy.update(train, strategy)
         clock[0] = now
         rounds.append(row)
         log.append_round(row)
         _progress(" | ".join(filter(None, [_round_line(row, config.num_rounds), privacy.progress(row)])))
         if on_round is not None:
             on_round(row)
-        checkpoints.end_of_round(server_round, (r[PARTITION] for r in train), lambda: ServerCheckpoint(
+        executed = set(guarded.executed)
+        guarded.start_round()
+        checkpoints.end_of_round(server_round, executed, lambda: ServerCheckpoint(
             server_round, {k: v.numpy() for k, v in arrays.items()}, strategy, privacy, list(rounds), log.sizes(),
             rng_states(sampling)))
 
     client_dp = config.privacy if isinstance(config.privacy, ClientDPSettings) else None
     instructions = checkpoints.instructions()
     train_config = ConfigRecord(({DP_CLIPPING: client_dp.clipping} if client_dp is not None else {}) | instructions)
-    run_rounds(strategy, ordered, arrays, (resumed.server_round if resumed else 0) + 1, config.num_rounds,
+    run_rounds(strategy, guarded, arrays, (resumed.server_round if resumed else 0) + 1, config.num_rounds,
                train_config, ConfigRecord(instructions), end_of_round)
     summary, table = summarize({"dataset": config.dataset.name, "strategy": config.strategy.name,
                                 "partition": config.partition.name, "num_clients": sim.num_clients,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from fedkd.app.failure_settings import FailureSettings
 from fedkd.config.fields import NOT_EMPTY, above, at_least, at_most, one_of, setting
 from fedkd.data.federated import EVALUATE_SPLITS
 
 BACKENDS = ("ray", "inprocess")
+ON_CLIENT_ERROR = ("fail", "tolerate")
 
 
 @dataclass
@@ -26,6 +28,11 @@ class SimulationSettings:
                            "apps in one process, no Ray")
     ray_address: str | None = setting(None, NOT_EMPTY, help="null: a Ray instance of its own | HOST:PORT or auto: "
                                       "a running Ray cluster (docs/deployment.md)")
+    round_timeout: float = setting(3600.0, above(0), help="seconds a round waits for its replies; later ones are "
+                                   "dropped (stragglers)")
+    on_client_error: str = setting("fail", one_of(ON_CLIENT_ERROR), help="a ClientApp that raises: fail the run, or "
+                                   "go on without its reply (its traceback is kept in client_errors/ either way)")
+    failures: FailureSettings = field(default_factory=FailureSettings)
     state_precision: str = setting("float16", one_of(("float16", "float32")),
                                    help="models kept in client state (historical, personal)")
 

@@ -22,8 +22,11 @@ ROUND_COLUMNS = (
     "global_loss", "global_accuracy", "global_accuracy_client_mean", "global_accuracy_client_std",
     "global_accuracy_worst10", "global_accuracy_unseen",
     "clients_trained", "clients_evaluated", "clients_unseen",
+    "clients_crashed", "clients_errors", "clients_straggled", "clients_rejected", "aggregation_skipped",
 )
-IDENTITY_COLUMNS = ("round", "phase", "partition_id", "node_id", "num_examples", reply.PARTICIPATIONS)
+OUTCOME_COLUMNS = {"crashed": "clients_crashed", "error": "clients_errors", "straggler": "clients_straggled",
+                   "rejected": "clients_rejected"}  # a reply's status → its round count
+IDENTITY_COLUMNS = ("round", "phase", "partition_id", "node_id", "status", "num_examples", reply.PARTICIPATIONS)
 EVALUATION_COLUMNS = (reply.PERSONAL_LOSS, reply.PERSONAL_ACCURACY, reply.GLOBAL_LOSS, reply.GLOBAL_ACCURACY)
 # Reply keys written under another name (partition_id, num_examples) or not at all (the weight of 1).
 UNLOGGED = (reply.PARTITION_ID, reply.NUM_EXAMPLES, reply.UNIFORM_WEIGHT)
@@ -70,7 +73,19 @@ class FederatedLog:
 
     def append_clients(self, server_round: int, phase: str, rows: Iterable[Mapping[str, Any]]) -> None:
         self.clients.append(dict(r) | {"round": server_round, "phase": phase, "partition_id": r[reply.PARTITION_ID],
-                                       "num_examples": r[reply.NUM_EXAMPLES]} for r in rows)
+                                       "status": "ok", "num_examples": r[reply.NUM_EXAMPLES]} for r in rows)
+
+    def append_outcomes(self, outcomes: Iterable[Mapping[str, Any]]) -> None:
+        """Rows for replies that did not count (crashed, error, straggler, rejected, skipped); the reason of
+        each is in the progress output and, for errors, in client_errors/."""
+        self.clients.append({k: v for k, v in o.items() if k != "reason"} for o in outcomes)
 
     def append_round(self, row: Mapping[str, Any]) -> None:
         self.rounds.append([row])
+
+
+def outcome_counts(outcomes: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """rounds.csv's failure columns of one round."""
+    outcomes = list(outcomes)
+    counts = {column: sum(o["status"] == status for o in outcomes) for status, column in OUTCOME_COLUMNS.items()}
+    return counts | {"aggregation_skipped": int(any(o["status"] == "skipped" for o in outcomes))}

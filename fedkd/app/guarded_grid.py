@@ -1,0 +1,125 @@
+"""The server's guard between the strategy and the federation: injected failures, reply validation, client
+errors and the minimum of good replies.
+
+Per train instruction it (1) applies the injected fate (`simulation.failures`): a crashed client gets no
+instruction, a straggler's reply is dropped, a corrupt one is spoilt; (2) turns every reply whose update fails
+`update_problem` into an error reply, so that no strategy ever averages it; (3) keeps the traceback of a
+ClientApp that raised in `client_errors/` and fails the run unless `simulation.on_client_error=tolerate`;
+(4) below `failures.min_replies` valid train replies, skips the round's aggregation or fails the run. Every
+reply that did not count is recorded as an outcome (round, phase, partition, status, reason) for
+rounds.csv and clients.csv.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from flwr.app import Error, Message
+from flwr.common.constant import ErrorCode
+
+from fedkd.app.failures import CORRUPT, CRASHED, OK, STRAGGLER, FailureInjector
+from fedkd.app.ordered_grid import OrderedGrid
+from fedkd.app.reply_checks import update_problem
+from fedkd.app.simulation_settings import SimulationSettings
+from fedkd.protocol.instructions import SERVER_ROUND
+
+REJECTED, ERROR, SKIPPED = "rejected", "error", "skipped"  # further statuses besides those of failures.py
+CLIENT_ERRORS = "client_errors"
+
+
+class ClientFailure(RuntimeError):
+    """A client raised and `simulation.on_client_error=fail`, or a round had too few valid replies."""
+
+
+class GuardedGrid(OrderedGrid):
+    def __init__(self, grid: Any, simulation: SimulationSettings, seed: int, run_path: Path) -> None:
+        super().__init__(grid)
+        self.simulation = simulation
+        self.injector = FailureInjector(simulation.failures, seed)
+        self.errors_dir = run_path / CLIENT_ERRORS
+        self.outcomes: list[dict[str, Any]] = []    # this round's replies that did not count
+        self.executed: set[int] = set()             # partitions that ran this round's train instruction
+
+    def start_round(self) -> None:
+        self.outcomes, self.executed = [], set()
+
+    def _note(self, node: int, phase: str, server_round: int, status: str, reason: str) -> None:
+        self.outcomes.append({"round": server_round, "phase": phase, "node_id": node,
+                              "partition_id": self.partition_of.get(node, -1), "status": status, "reason": reason})
+
+    def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
+        messages = list(messages)
+        if not messages or messages[0].metadata.message_type not in ("train", "evaluate"):
+            return super().send_and_receive(messages, timeout=timeout)
+        phase = messages[0].metadata.message_type
+        server_round = int(messages[0].content["config"].get(SERVER_ROUND, 0)) if "config" in messages[0].content \
+            else 0
+        fates = {m.metadata.dst_node_id: self._fate(phase, server_round, m) for m in messages}
+        sent = {m.metadata.dst_node_id: m for m in messages}
+        crashed = [m for m in messages if fates[m.metadata.dst_node_id] == CRASHED]
+        for m in crashed:
+            self._note(m.metadata.dst_node_id, phase, server_round, CRASHED, "injected: crashed before replying")
+        delivered = [m for m in messages if fates[m.metadata.dst_node_id] != CRASHED]
+        if phase == "train":
+            self.executed |= {self.partition_of[m.metadata.dst_node_id] for m in delivered}
+        raw = list(super().send_and_receive(delivered, timeout=self.simulation.round_timeout))
+        answered = {r.metadata.src_node_id for r in raw}
+        replies = [self._checked(r, sent[r.metadata.src_node_id], fates.get(r.metadata.src_node_id, OK), phase,
+                                 server_round) for r in raw]
+        for m in delivered:
+            if m.metadata.dst_node_id not in answered:
+                self._note(m.metadata.dst_node_id, phase, server_round, STRAGGLER,
+                           f"no reply within simulation.round_timeout={self.simulation.round_timeout:g} s")
+        kept = [r for r in replies if r is not None]
+        return self._enough(kept, phase, server_round)
+
+    def _fate(self, phase: str, server_round: int, msg: Message) -> str:
+        if phase != "train" or not self.simulation.failures.injects:
+            return OK
+        return self.injector.fate(server_round, self.partition_of[msg.metadata.dst_node_id])
+
+    def _checked(self, reply: Message, instruction: Message, fate: str, phase: str,
+                 server_round: int) -> Message | None:
+        node = reply.metadata.src_node_id
+        partition = self.partition_of.get(node, -1)
+        if reply.has_error():
+            return self._client_error(reply, phase, server_round, partition)
+        if fate == STRAGGLER:
+            self._note(node, phase, server_round, STRAGGLER, "injected: replied after the round's timeout")
+            return None
+        if phase != "train":
+            return reply
+        if fate == CORRUPT:
+            self.injector.corrupt(reply, server_round, partition)
+        problem = update_problem(instruction.content["arrays"], reply)
+        if problem is None:
+            return reply
+        self._note(node, phase, server_round, REJECTED, problem)
+        return Message(Error(ErrorCode.UNKNOWN, f"rejected update: {problem}"), reply_to=instruction)
+
+    def _client_error(self, reply: Message, phase: str, server_round: int, partition: int) -> Message:
+        self.errors_dir.mkdir(parents=True, exist_ok=True)
+        path = self.errors_dir / f"round-{server_round:04d}-{phase}-p{partition}.txt"
+        path.write_text(f"{reply.error.reason}\n")
+        self._note(reply.metadata.src_node_id, phase, server_round, ERROR,
+                   f"the ClientApp raised; see {CLIENT_ERRORS}/{path.name}")
+        if self.simulation.on_client_error == "fail":
+            raise ClientFailure(f"client {partition} raised in round {server_round} ({phase}); its traceback is in "
+                                f"{path}; simulation.on_client_error=tolerate goes on without such replies")
+        return reply
+
+    def _enough(self, replies: list[Message], phase: str, server_round: int) -> list[Message]:
+        failures = self.simulation.failures
+        valid = [r for r in replies if not r.has_error()]
+        if phase != "train" or len(valid) >= failures.min_replies:
+            return replies
+        if failures.below_min == "fail":
+            raise ClientFailure(f"round {server_round}: {len(valid)} valid train replies, fewer than "
+                                f"simulation.failures.min_replies={failures.min_replies}; lower it, or set "
+                                "simulation.failures.below_min=skip_round")
+        for r in valid:
+            self._note(r.metadata.src_node_id, phase, server_round, SKIPPED,
+                       f"round skipped: {len(valid)} valid replies < min_replies={failures.min_replies}")
+        return []

@@ -1,0 +1,160 @@
+"""Client failures: injected crashes, stragglers and corrupt updates are counted exactly, a corrupt update never
+reaches the aggregate, a client that raises is a reported failure, and too few valid replies skip the round or
+fail the run."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
+from flwr.serverapp.strategy import FedAvg
+from flwr.supercore.task_identity import TaskIdentity
+
+from fedkd.app.experiment_config import load_federated
+from fedkd.app.failure_settings import FailureSettings
+from fedkd.app.failures import CORRUPT, CRASHED, STRAGGLER, FailureInjector
+from fedkd.app.guarded_grid import ClientFailure, GuardedGrid
+from fedkd.app.inprocess import run_in_process
+from fedkd.app.ordered_grid import QUERY_PARTITION, partition_query_reply
+from fedkd.app.simulation_settings import SimulationSettings
+from fedkd.errors import UserError
+from fedkd.methods.fedavg import FedAvgClient
+from fedkd.protocol.instructions import SERVER_ROUND
+from fedkd.protocol.reply import NUM_EXAMPLES, PARTITION_ID
+
+TINY = ["dataset=digits", "lowres=none", "partition=iid", "simulation.num_clients=5", "simulation.backend=inprocess",
+        "train.local_epochs=1", "strategy=fedavg", "num_rounds=3", "checkpoint.every=0"]
+
+
+def _rounds(path) -> list[dict[str, str]]:
+    with open(path / "rounds.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _clients(path) -> list[dict[str, str]]:
+    with open(path / "clients.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_injected_failures_are_counted_exactly_and_the_run_completes(tmp_path):
+    overrides = [*TINY, "simulation.failures.crash=0.2", "simulation.failures.straggle=0.2",
+                 "simulation.failures.corrupt=0.2", "seed=4"]
+    config = load_federated(overrides)
+    path = run_in_process(config, tmp_path)
+    injector = FailureInjector(config.simulation.failures, config.seed)
+    expected = {r: [injector.fate(r, p) for p in range(5)] for r in (1, 2, 3)}
+    assert any(CRASHED in f and CORRUPT in f for f in expected.values())  # the seed exercises both
+    for row in _rounds(path):
+        fates = expected[int(row["round"])]
+        assert int(row["clients_crashed"]) == fates.count(CRASHED)
+        assert int(row["clients_straggled"]) == fates.count(STRAGGLER)
+        assert int(row["clients_rejected"]) == fates.count(CORRUPT)  # every corrupt update was caught
+        assert int(row["clients_trained"]) == fates.count("ok")
+    statuses = {(int(c["round"]), int(c["partition_id"])): c["status"] for c in _clients(path) if c["phase"] == "train"}
+    names = {CRASHED: "crashed", STRAGGLER: "straggler", CORRUPT: "rejected", "ok": "ok"}
+    assert statuses == {(r, p): names[f] for r, fates in expected.items() for p, f in enumerate(fates)}
+
+
+class _FakeGrid:
+    """Three nodes; train replies carry the arrays given per partition."""
+
+    def __init__(self, updates: dict[int, dict[str, np.ndarray]]) -> None:
+        self.updates = updates
+
+    def get_node_ids(self):
+        return [11, 12, 13]
+
+    def create_message(self, content, message_type, dst_node_id, group_id, ttl=None):
+        return Message(content=content, dst_node_id=dst_node_id, message_type=message_type, group_id=group_id)
+
+    def send_and_receive(self, messages, *, timeout=None):
+        replies = []
+        for msg in messages:
+            partition = msg.metadata.dst_node_id - 11
+            if msg.metadata.message_type == "query":
+                replies.append(partition_query_reply(msg, partition))
+                continue
+            arrays = ArrayRecord({k: torch.from_numpy(v) for k, v in self.updates[partition].items()})
+            metrics = MetricRecord({NUM_EXAMPLES: 10, PARTITION_ID: partition})
+            replies.append(Message(content=RecordDict({"arrays": arrays, "metrics": metrics}), reply_to=msg))
+        return replies
+
+
+def _train_messages(grid: GuardedGrid) -> list[Message]:
+    sent = ArrayRecord({"w": torch.zeros(2), "b": torch.zeros(1)})
+    return [grid.create_message(RecordDict({"arrays": sent, "config": ConfigRecord({SERVER_ROUND: 1})}), "train",
+                                node, "1") for node in grid.get_node_ids()]
+
+
+@pytest.fixture
+def identity():
+    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 1
+
+
+@pytest.mark.parametrize("bad", [{"w": np.array([np.nan, 1.0], np.float32), "b": np.zeros(1, np.float32)},
+                                 {"w": np.ones(3, np.float32), "b": np.zeros(1, np.float32)},
+                                 {"w": np.ones(2, np.float32), "bias": np.zeros(1, np.float32)}],
+                         ids=["nan", "shape", "key"])
+def test_a_corrupt_update_never_reaches_the_aggregate(tmp_path, identity, bad):
+    good = {0: {"w": np.array([1.0, 2.0], np.float32), "b": np.ones(1, np.float32)},
+            2: {"w": np.array([3.0, 6.0], np.float32), "b": np.full(1, 3.0, np.float32)}}
+    grid = GuardedGrid(_FakeGrid({**good, 1: bad}), SimulationSettings(), 0, tmp_path)
+    grid.discover()
+    replies = list(grid.send_and_receive(_train_messages(grid)))
+    assert [r.has_error() for r in replies] == [False, True, False]
+    assert [o["status"] for o in grid.outcomes] == ["rejected"] and grid.outcomes[0]["partition_id"] == 1
+    aggregate, _ = FedAvg().aggregate_train(1, replies)
+    np.testing.assert_allclose(aggregate["w"].numpy(), [2.0, 4.0])  # the mean of the two valid replies
+    np.testing.assert_allclose(aggregate["b"].numpy(), [2.0])
+
+
+def test_too_few_valid_replies_skip_the_round_or_fail_the_run(tmp_path, identity):
+    updates = {p: {"w": np.array([np.inf, 0], np.float32), "b": np.zeros(1, np.float32)} for p in range(3)}
+    updates[0] = {"w": np.ones(2, np.float32), "b": np.zeros(1, np.float32)}
+    skip = SimulationSettings(failures=FailureSettings(min_replies=2))
+    grid = GuardedGrid(_FakeGrid(updates), skip, 0, tmp_path)
+    grid.discover()
+    assert list(grid.send_and_receive(_train_messages(grid))) == []
+    assert sorted(o["status"] for o in grid.outcomes) == ["rejected", "rejected", "skipped"]
+    fail = SimulationSettings(failures=FailureSettings(min_replies=2, below_min="fail"))
+    grid = GuardedGrid(_FakeGrid(updates), fail, 0, tmp_path)
+    grid.discover()
+    with pytest.raises(ClientFailure, match=r"1 valid train replies, fewer than simulation\.failures\.min_replies=2"):
+        grid.send_and_receive(_train_messages(grid))
+
+
+def _raising_on_partition(partition: int):
+    original = FedAvgClient.fit
+
+    def fit(self, round_input):
+        if round_input.data.partition_id == partition:
+            raise MemoryError("simulated out-of-memory")
+        return original(self, round_input)
+    return fit
+
+
+def test_a_client_that_raises_fails_the_run_or_is_tolerated(tmp_path, monkeypatch):
+    monkeypatch.setattr(FedAvgClient, "fit", _raising_on_partition(3))
+    with pytest.raises(ClientFailure, match="client 3 raised in round 1"):
+        run_in_process(load_federated(TINY), tmp_path / "fail")
+    [failed] = (tmp_path / "fail").iterdir()
+    assert failed.name.endswith(".failed")
+    assert "MemoryError: simulated out-of-memory" in (failed / "client_errors" / "round-0001-train-p3.txt").read_text()
+    path = run_in_process(load_federated([*TINY, "simulation.on_client_error=tolerate"]), tmp_path / "tolerate")
+    assert [int(r["clients_errors"]) for r in _rounds(path)] == [1, 1, 1]
+    assert [int(r["clients_trained"]) for r in _rounds(path)] == [4, 4, 4]
+    assert len(list((path / "client_errors").iterdir())) == 3
+
+
+def test_failure_probabilities_summing_above_one_are_refused():
+    with pytest.raises(UserError, match=r"simulation.failures.crash=0.6 .* sum to 1.2"):
+        load_federated([*TINY, "simulation.failures.crash=0.6", "simulation.failures.corrupt=0.6"])
+
+
+def test_the_partition_query_is_answered(identity):
+    query = Message(content=RecordDict({QUERY_PARTITION: ConfigRecord()}), dst_node_id=5, message_type="query")
+    reply = partition_query_reply(query, 7)
+    assert reply.content.config_records[QUERY_PARTITION][PARTITION_ID] == 7
