@@ -152,3 +152,18 @@ def test_the_cli_resume_takes_the_runs_own_overrides_and_refuses_others(tmp_path
     with pytest.raises(UserError, match="drop seed=4"):
         resumed_arguments([f"resume={run}", "seed=4"])
     assert resumed_arguments(["seed=1"]) == ["seed=1"]
+
+
+def test_the_client_level_accountant_survives_a_checkpoint_round_trip():
+    """Its RDP accountant holds module references; a checkpoint rebuilds it from the composed rounds."""
+    import pickle
+
+    from fedkd.privacy.client_level import ClientLevelAccountant
+
+    settings = load_federated([*TINY, "privacy=client"]).privacy
+    original = ClientLevelAccountant(settings, 10, 5)
+    for replies in (5, 5, 3):
+        original.record_round(replies)
+    copy = pickle.loads(pickle.dumps(original))
+    assert copy.epsilon() == original.epsilon() > 0
+    assert copy.record_round(4) == original.record_round(4)

@@ -95,8 +95,28 @@ class ClientLevelAccountant:
             else NeighboringRelation.REPLACE_ONE
         self.sampling = sampling.value
         self.relation = relation.value
-        self.accountant = RdpAccountant(PrivacyConfig(target_delta=settings.delta, population_size=num_clients,
-                                                      neighboring_relation=relation, sampling_method=sampling))
+        self._config = (sampling, relation)
+        self.history: list[float] = []  # the effective noise multiplier of every composed round
+        self.accountant = self._new_accountant()
+
+    def _new_accountant(self) -> RdpAccountant:
+        sampling, relation = self._config
+        return RdpAccountant(PrivacyConfig(target_delta=self.settings.delta, population_size=self.num_clients,
+                                           neighboring_relation=relation, sampling_method=sampling))
+
+    def _compose(self, sigma: float) -> None:
+        self.accountant.compose(GaussianPrivacyEvent(noise_multiplier=sigma, sample_size=self.num_sampled,
+                                                     population_size=self.num_clients))
+
+    def __getstate__(self) -> dict:
+        """Checkpoints: the accountant holds module references; it is rebuilt from `history`."""
+        return {k: v for k, v in self.__dict__.items() if k != "accountant"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.accountant = self._new_accountant()
+        for sigma in self.history:
+            self._compose(sigma)
 
     def record_round(self, num_replies: int) -> float:
         """Compose this round's release and return the cumulative ε.
@@ -105,8 +125,8 @@ class ClientLevelAccountant:
         more sensitive and the effective multiplier is σ·replies/m."""
         if num_replies > 0:
             sigma = self.settings.noise_multiplier * min(1.0, num_replies / self.num_sampled)
-            self.accountant.compose(GaussianPrivacyEvent(noise_multiplier=sigma, sample_size=self.num_sampled,
-                                                         population_size=self.num_clients))
+            self.history.append(sigma)
+            self._compose(sigma)
         return self.epsilon()
 
     def epsilon(self) -> float:
