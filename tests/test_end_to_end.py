@@ -8,6 +8,9 @@ import sys
 import pytest
 import yaml
 
+from fedkd.app.experiment_config import load_federated
+from fedkd.app.inprocess import run_in_process
+
 pytestmark = pytest.mark.slow
 
 
@@ -71,6 +74,7 @@ def test_fedckd_state_survives_rounds_under_ray_and_ray_matches_inprocess(tmp_pa
     later = [float(c["loss_kd_historical"]) for c in train if c["participations"] != "1"]
     assert first and all(v == 0.0 for v in first)  # no historical teacher at the first participation
     assert later and all(v > 0 for v in later)      # Ray workers saw the model stored before
-    local, _ = _simulate(tmp_path / "inprocess", *overrides, "simulation.backend=inprocess")
+    local = run_in_process(load_federated([*overrides, "simulation.num_clients=3", "simulation.backend=inprocess"]),
+                           tmp_path / "inprocess")
     for name in ("rounds.csv", "clients.csv"):
         assert _without_timing(run, name) == _without_timing(local, name), name
