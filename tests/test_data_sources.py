@@ -32,6 +32,17 @@ def test_image_folder_jpg_png_pgm(tmp_path):
     assert np.array_equal(np.bincount(data.labels), [3, 3, 3])
 
 
+@pytest.mark.parametrize("content", [b"not an image at all", b"\xff\xd8\xff\xe0 truncated jpeg"],
+                         ids=["text", "truncated"])
+def test_a_non_image_named_like_an_image_is_one_line_and_caches_nothing(tmp_path, content):
+    (tmp_path / "faces" / "alice").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "faces" / "alice" / "0.png")
+    (tmp_path / "faces" / "alice" / "1.jpg").write_bytes(content)
+    with pytest.raises(UserError, match=r"alice/1\.jpg is not a readable image .*; delete or replace it"):
+        load_image_folder(tmp_path / "faces", 8, False, tmp_path / "cache")
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
 def test_image_folder_missing_is_user_error(tmp_path):
     with pytest.raises(UserError, match="is not a folder"):
         load_image_folder(tmp_path / "missing", 32, False, tmp_path)

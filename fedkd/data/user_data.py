@@ -50,12 +50,16 @@ def load_image_folder(root: Path, resolution: int, grayscale: bool, cache_dir: P
     params = {"root": str(root), "resolution": resolution, "grayscale": grayscale,
               "files": [(p, Path(p).stat().st_mtime_ns) for p, _ in folder.samples]}
 
+    def read(path: str, mode: str) -> np.ndarray:
+        try:
+            return np.asarray(folder.loader(path).convert(mode).resize((resolution, resolution)))
+        except OSError as err:  # PIL's UnidentifiedImageError is an OSError; so are truncated files
+            raise UserError(f"{path} is not a readable image ({type(err).__name__}: {err}); delete or replace it, "
+                            f"then run again") from None
+
     def build() -> dict[str, np.ndarray]:
         mode = "L" if grayscale else "RGB"
-        images = np.stack([
-            np.asarray(folder.loader(path).convert(mode).resize((resolution, resolution)))
-            for path, _ in folder.samples
-        ])
+        images = np.stack([read(path, mode) for path, _ in folder.samples])
         images = images[..., None] if grayscale else images
         return {"images": images.astype(np.uint8), "labels": np.asarray(folder.targets, dtype=np.int64)}
 
