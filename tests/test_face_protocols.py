@@ -107,3 +107,22 @@ def test_cached_pairs_equal_fresh_ones_and_follow_the_labels():
     assert np.array_equal(same, other[first] == other[second])
     with pytest.raises(ValueError):
         cached[0][0] = 1
+
+
+@pytest.mark.parametrize(("count", "key", "message"), [
+    (50, "evaluation.eval_identities", r"evaluation\.eval_identities=50 does not fit a face set of 30 identities "
+                                       r"\(allowed: 2 to 28.*set evaluation\.eval_identities=6"),
+    (1, "workload.eval_identities", r"workload\.eval_identities=1 does not fit .* set workload\.eval_identities=6"),
+])
+def test_a_face_set_smaller_than_the_held_out_count_is_one_line_with_a_fitting_value(count, key, message):
+    """Real face sets often have fewer identities than the default 50 held out (the count is only known once
+    the images are read)."""
+    from fedkd.data.holdout import held_out_labels
+    from fedkd.errors import UserError
+
+    labels = np.repeat(np.arange(30), 3)
+    with pytest.raises(UserError, match=message):
+        held_out_labels(labels, count, 0, key)
+    assert len(held_out_labels(labels, 6, 0, key)) == 6
+    with pytest.raises(UserError, match="has 3 identities; verification needs at least 4"):
+        held_out_labels(np.arange(3), 2, 0, key)

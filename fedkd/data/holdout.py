@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fedkd.errors import UserError
+
 
 @dataclass(frozen=True)
 class IdentityHoldout:
@@ -14,15 +16,23 @@ class IdentityHoldout:
 
     count: int
     seed: int
+    key: str = "workload.eval_identities"
 
     def labels(self, labels: np.ndarray) -> np.ndarray:
         """The held-out identities among `labels` (sorted)."""
-        return held_out_labels(labels, self.count, self.seed)
+        return held_out_labels(labels, self.count, self.seed, self.key)
 
 
-def held_out_labels(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
+def held_out_labels(labels: np.ndarray, count: int, seed: int,
+                    key: str = "evaluation.eval_identities") -> np.ndarray:
+    """`count` identities of `labels` chosen by `seed`; at least 2 are held out and 2 left to train on."""
     identities = np.unique(labels)
     if not 2 <= count <= len(identities) - 2:
-        raise ValueError(f"eval_identities={count} must be between 2 and {len(identities) - 2} "
-                         f"for a face set of {len(identities)} identities")
+        suggestion = max(2, min(len(identities) - 2, len(identities) // 5))
+        if len(identities) < 4:
+            raise UserError(f"the face set has {len(identities)} identities; verification needs at least 4 (2 held "
+                            "out, 2 to train on): add identities or use another data set")
+        raise UserError(f"{key}={count} does not fit a face set of {len(identities)} identities (allowed: 2 to "
+                        f"{len(identities) - 2}, leaving at least 2 to train on); set {key}={suggestion} "
+                        "(a fifth of the identities)")
     return np.sort(np.random.default_rng(seed).permutation(identities)[:count])
