@@ -96,3 +96,26 @@ def test_no_runs_is_one_clear_line(tmp_path, capsys):
         main(["privacy-utility", str(tmp_path)])
     err = capsys.readouterr().err
     assert err.startswith("error: no finished run directories under") and err.count("\n") == 1
+
+
+def test_mixed_run_kinds_are_refused_even_with_an_explicit_metric(tmp_path, capsys):
+    federated_run(tmp_path, "fedavg", 0, None, None, 0.6)
+    generator_run(tmp_path, "gen-none", {"epsilon": None, "guarantee": "none (non-private)"}, 0.5)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["privacy-utility", str(tmp_path), "--metric", "personal_accuracy_client_mean"])
+    assert exit_info.value.code == 2
+    assert "mix federated and generator runs" in capsys.readouterr().err
+    assert not (tmp_path / "privacy_utility.png").exists()
+
+
+def test_a_metric_some_runs_lack_is_refused_naming_one(tmp_path, capsys):
+    federated_run(tmp_path / "a", "fedavg", 0, None, None, 0.6)
+    federated_run(tmp_path / "b", "fedavg", 1, None, None, 0.6)
+    summary = tmp_path / "b" / "fedavg-nonprivate-s1" / "summary.json"
+    summary.write_text(summary.read_text().replace("personal_accuracy_client_mean", "other_metric"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["privacy-utility", str(tmp_path / "a"), str(tmp_path / "b"), "--metric",
+              "personal_accuracy_client_mean"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "1 of 2 runs lack it (e.g. " in err and "fedavg-nonprivate-s1" in err and err.count("\n") == 1

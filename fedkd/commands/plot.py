@@ -19,7 +19,15 @@ from fedkd.errors import UserError
 from fedkd.plots.curves import DEFAULT_METRICS, curve_points, line_labels
 from fedkd.plots.curves import draw as draw_curves
 from fedkd.plots.curves import write_csv as write_curve_csv
-from fedkd.plots.privacy_utility import aggregate, default_metrics, draw, finite, split_formal, write_csv
+from fedkd.plots.privacy_utility import (
+    aggregate,
+    check_metrics_present,
+    default_metrics,
+    draw,
+    finite,
+    split_formal,
+    write_csv,
+)
 from fedkd.plots.run_records import find_runs, read_run
 
 
@@ -30,7 +38,9 @@ def privacy_utility(runs: list[Path], metrics: list[str] | None, out: Path | Non
         print(f"left out (not a formal DP guarantee, no ε): {r.path}", file=sys.stderr)
     if not kept:
         raise UserError("every run found uses a mechanism without a formal DP guarantee; nothing to plot")
-    chosen = tuple(metrics) if metrics else default_metrics(kept)
+    defaults = default_metrics(kept)  # also refuses a mix of federated and generator runs
+    chosen = tuple(metrics) if metrics else defaults
+    check_metrics_present(kept, chosen)
     points = finite(aggregate(kept, chosen))
     if not points:
         raise UserError(f"none of the runs has the metric(s) {', '.join(chosen)}; check --metric")

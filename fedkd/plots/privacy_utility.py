@@ -162,6 +162,15 @@ def default_metrics(records: list[RunRecord]) -> tuple[str, ...]:
     return FEDERATED_METRICS if kinds == {"federated"} else GENERATOR_METRICS
 
 
+def check_metrics_present(records: list[RunRecord], metrics: tuple[str, ...]) -> None:
+    """A metric that some runs have and others lack would make points of fewer seeds than they claim."""
+    for metric in metrics:
+        lacking = [r for r in records if metric not in r.metrics]
+        if lacking and len(lacking) < len(records):
+            raise UserError(f"--metric {metric}: {len(lacking)} of {len(records)} runs lack it (e.g. "
+                            f"{lacking[0].path}); plot those runs separately or choose a metric every run has")
+
+
 def finite(points: list[Point]) -> list[Point]:
     """Drop private points whose ε is infinite (a zero noise multiplier)."""
     return [p for p in points if p.epsilon_mean is None or math.isfinite(p.epsilon_mean)]
