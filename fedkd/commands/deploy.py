@@ -30,6 +30,7 @@ from fedkd.deploy.cluster import Layout, LocalCluster, node_config_line
 from fedkd.errors import UserError
 from fedkd.paths import PROJECT_ROOT, expand
 from fedkd.protocol.run_config import DATA_SHAPE, OUTPUT_ROOT, OVERRIDES
+from fedkd.results.run_dir import FAILED, INCOMPLETE
 
 CONNECTION = "fedkd-deploy"
 
@@ -94,17 +95,37 @@ def deploy(overrides: list[str], layout: Layout, timeout: float) -> int:
                       f"{DATA_SHAPE}='{shape}'")
         command = [str(cluster.bin_dir / "flwr"), "run", str(PROJECT_ROOT), CONNECTION, "--stream",
                    "--run-config", run_config]
+        output_root = expand(config.output.root)
+        before = set(output_root.iterdir()) if output_root.is_dir() else set()
+        started = time.monotonic()
         submit = subprocess.Popen(command, env=cluster.env(layout.user_home), start_new_session=True)
         cluster.processes["flwr-run"] = submit
         try:
-            return submit.wait(timeout=timeout)
+            code = submit.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             raise UserError(f"the run did not finish within --timeout {timeout:.0f} s; logs in {layout.root}") from None
+        if code != 0:
+            return code
+        return _wait_for_run_directory(output_root, before, timeout - (time.monotonic() - started), layout.root)
     finally:
         cluster.stop()
         left = cluster.running()
         print(f"stopped SuperLink and {layout.num_supernodes} SuperNodes"
               + (f"; still running: {', '.join(left)}" if left else ""), file=sys.stderr)
+
+
+def _wait_for_run_directory(root: Path, before: set[Path], seconds: float, logs: Path) -> int:
+    """`flwr run --stream` can return 0 when its log stream drops while the run goes on: wait until the
+    ServerApp has renamed a new run directory into place (0) or marked it failed (1)."""
+    deadline = time.monotonic() + max(seconds, 0.0)
+    while time.monotonic() < deadline:
+        new = [p for p in (set(root.iterdir()) if root.is_dir() else set()) - before if p.is_dir()]
+        if any(p.name.endswith(FAILED) for p in new):
+            return 1
+        if any(not p.name.endswith((INCOMPLETE, FAILED)) for p in new):
+            return 0
+        time.sleep(0.5)
+    raise UserError(f"the run did not finish within --timeout; logs in {logs}")
 
 
 def main(argv: list[str] | None = None) -> None:
