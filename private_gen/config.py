@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
+from fedkd.checkpoint.training_checkpoint import EpochCheckpointSettings
 from fedkd.config.fields import NOT_EMPTY, at_least, one_of, setting
 from fedkd.config.schema import ExperimentSchema
 from fedkd.data.dataset_settings import DatasetSettings
@@ -40,6 +41,9 @@ class GenConfig:
     evaluation: GenEvaluationSettings = field(default_factory=GenEvaluationSettings)
     output: OutputSettings = field(default_factory=lambda: OutputSettings(
         root="results/gen", name="${generator.name}-${gen_privacy.name}-${dataset.name}-s${seed}"))
+    checkpoint: EpochCheckpointSettings = field(default_factory=EpochCheckpointSettings)
+    resume: str | None = setting(None, NOT_EMPTY, help="an interrupted run's directory: continue it (fedkd-gen "
+                                 "resume=DIR takes the run's own overrides; docs/reliability.md)")
 
 
 GENERATION: ExperimentSchema[GenConfig] = ExperimentSchema(

@@ -11,8 +11,9 @@ from typing import Any
 
 import torch
 
+from fedkd.checkpoint.training_run import write_checkpointed_run
 from fedkd.paths import expand
-from fedkd.results.run_dir import RunDirectory, write_run
+from fedkd.results.run_dir import RunDirectory
 from private_gen.config import GenConfig
 from private_gen.data import GenerationData, load_generation_data
 from private_gen.device import resolve_device
@@ -81,9 +82,9 @@ def train_sample_evaluate(config: GenConfig, data: GenerationData, run: RunDirec
 
 def run_generation(config: GenConfig, root: Path | None = None) -> Path:
     """Load the data, then train, sample and evaluate into a new run directory under `root` (default
-    `output.root`)."""
+    `output.root`), or on in the interrupted run `config.resume` names."""
     data = load_data(config)
-    return write_run(config, config.output, lambda run: train_sample_evaluate(config, data, run), root)
+    return write_checkpointed_run(config, "fedkd-gen", lambda run: train_sample_evaluate(config, data, run), root)
 
 
 def resample(config: GenConfig, run_dir: Path) -> dict[str, Any]:

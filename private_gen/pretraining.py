@@ -172,7 +172,8 @@ def pretrained_state(pretraining: Pretraining, build: Callable[[], nn.Module], s
         torch.manual_seed(pretrain.seed)
         model = build()
         device = next(model.parameters()).device
-        model, rows = train_score(model, x.to(device), y.to(device), settings, objective, pretrain.seed)
+        model, rows = train_score(model, x.to(device), y.to(device), settings, objective, pretrain.seed,
+                                  stage="pretraining")
         history.extend({"stage": "pretrain"} | row for row in rows)
         return _state_to_arrays(model)
 

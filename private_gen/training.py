@@ -14,6 +14,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
+from fedkd.checkpoint.training_checkpoint import stage_checkpoint
 from fedkd.config.fields import above, at_least, below, setting
 from private_gen.objectives import ScoreObjective, annealed_loss, draw_batch
 from private_gen.sliced_score import StatsHook
@@ -39,14 +40,21 @@ def ema_of(model: nn.Module, decay: float) -> AveragedModel:
 
 
 def train_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, train: ScoreTrainSettings,
-                objective: ScoreObjective, seed: int, perturb: StatsHook | None = None
+                objective: ScoreObjective, seed: int, perturb: StatsHook | None = None, stage: str = "score matching"
                 ) -> tuple[nn.Module, list[dict[str, float]]]:
-    """Minibatch Adam on the annealed objective; returns the EMA network and one history row per epoch."""
+    """Minibatch Adam on the annealed objective; returns the EMA network and one history row per epoch.
+    `stage` names its epoch checkpoints (fedkd/checkpoint/training_checkpoint.py)."""
     gen = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=train.lr)
     ema = ema_of(model, train.ema_decay)
     history, started = [], time.perf_counter()
-    for epoch in tqdm(range(train.epochs), desc="score matching", disable=not train.progress):
+    checkpoint, parts = stage_checkpoint(stage), {"model": model, "optimizer": optimizer, "ema": ema, "batches": gen}
+    saved = checkpoint.resume(parts) if checkpoint else None
+    if saved is not None:
+        history = saved.history
+        started -= history[-1]["seconds"] if history else 0.0
+    for epoch in tqdm(range(len(history), train.epochs), desc=stage, disable=not train.progress,
+                      initial=len(history), total=train.epochs):
         total, count = 0.0, 0
         for idx in torch.randperm(len(x), generator=gen).to(x.device).split(train.batch_size):
             batch = draw_batch(x[idx], y[idx], len(model.sigmas), objective, gen)
@@ -57,4 +65,6 @@ def train_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, train: Score
             ema.update_parameters(model)
             total, count = total + loss.item() * len(idx), count + len(idx)
         history.append({"epoch": epoch + 1, "loss": total / count, "seconds": time.perf_counter() - started})
+        if checkpoint:
+            checkpoint.end_of_epoch(epoch + 1, train.epochs, parts, history)
     return ema.module, history

@@ -141,16 +141,19 @@ def test_the_fingerprint_ignores_only_how_a_run_is_checkpointed():
 
 
 def test_the_cli_resume_takes_the_runs_own_overrides_and_refuses_others(tmp_path):
-    from fedkd.commands.sim import resumed_arguments
+    from fedkd.commands.skeleton import resumed_arguments
 
     run = tmp_path / "r.incomplete"
     (run / "checkpoints").mkdir(parents=True)
-    (run / "checkpoints" / "resume.json").write_text('{"overrides": ["strategy=fedckd", "seed=3"]}')
-    assert resumed_arguments([f"resume={run}", "checkpoint.keep=4"]) == [
+    (run / "checkpoints" / "resume.json").write_text(
+        '{"command": "fedkd-sim", "overrides": ["strategy=fedckd", "seed=3"], "fingerprint": "abc"}')
+    assert resumed_arguments([f"resume={run}", "checkpoint.keep=4"], "fedkd-sim") == [
         "strategy=fedckd", "seed=3", "checkpoint.keep=4", f"resume={run}"]
     with pytest.raises(UserError, match="drop seed=4"):
-        resumed_arguments([f"resume={run}", "seed=4"])
-    assert resumed_arguments(["seed=1"]) == ["seed=1"]
+        resumed_arguments([f"resume={run}", "seed=4"], "fedkd-sim")
+    with pytest.raises(UserError, match="is a fedkd-sim run; continue it with: fedkd-sim resume="):
+        resumed_arguments([f"resume={run}"], "fedkd-gen")
+    assert resumed_arguments(["seed=1"], "fedkd-sim") == ["seed=1"]
 
 
 def test_the_client_level_accountant_survives_a_checkpoint_round_trip():

@@ -45,7 +45,7 @@ class Checkpointer:
         stopping = STOP.requested and server_round < self.num_rounds
         if not (self.settings.due(server_round, self.num_rounds) or (stopping and self.settings.enabled)):
             if stopping:
-                raise Interrupted(self.run_path, server_round, STOP.signal or 0)
+                raise Interrupted(self.run_path, f"round {server_round}", STOP.signal or 0)
             return
         checkpoint = make()
         checkpoint.client_rounds = dict(self.client_rounds)
@@ -60,7 +60,7 @@ class Checkpointer:
         print(f"checkpoint after round {server_round}: {path.name} {server_bytes / 1e6:.2f} MB + client states "
               f"{client_bytes / 1e6:.2f} MB", file=sys.stderr, flush=True)
         if stopping:
-            raise Interrupted(self.run_path, server_round, STOP.signal or 0)
+            raise Interrupted(self.run_path, f"round {server_round}", STOP.signal or 0)
 
     def finish(self) -> dict[str, Any]:
         """The run is complete: delete its checkpoints (nothing is left to resume); returns the last one's

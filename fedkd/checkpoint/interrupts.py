@@ -1,4 +1,5 @@
-"""SIGINT / SIGTERM ask a run to stop at the end of its running round, after writing a checkpoint.
+"""SIGINT / SIGTERM ask a run to stop at the end of its running round (or training epoch), after writing a
+checkpoint.
 
 A second signal stops at once (the last periodic checkpoint is then the one to resume from). The handlers
 are installed by the command, in the main thread; the round loop (which under Ray runs in another thread)
@@ -41,10 +42,12 @@ class Interrupted(UserError):
     keeps_run_directory = True  # RunDirectory leaves it `.incomplete` instead of marking it failed
     exit_code = INTERRUPTED_EXIT_CODE
 
-    def __init__(self, run_path: Path, server_round: int, signal_number: int) -> None:
-        self.run_path, self.server_round = run_path, server_round
-        super().__init__(f"stopped by {signal.Signals(signal_number).name} after round {server_round} (checkpoint "
-                         f"written); continue with: fedkd-sim resume={run_path}")
+    def __init__(self, run_path: Path, where: str, signal_number: int, command: str = "fedkd-sim") -> None:
+        """`where`: what finished before the stop, e.g. `round 3` or `epoch 4 of dp-sgd`."""
+        self.run_path = run_path
+        name = signal.Signals(signal_number).name if signal_number else "a stop request"
+        super().__init__(f"stopped by {name} after {where} (checkpoint written); continue with: {command} "
+                         f"resume={run_path}")
 
 
 @contextmanager

@@ -1,9 +1,9 @@
 """Continue a run from its run directory: find it, check it, read its newest checkpoint.
 
-`fedkd-sim resume=RUN_DIR` composes the config again from the overrides the run was started with (saved
-in `checkpoints/resume.json`), so a resumed run has the interrupted run's config, not today's defaults; the
-config's fingerprint must then match the checkpoint's. Every refusal is one line, and nothing is changed
-before all checks pass.
+`fedkd-sim|fedkd-gen|fedkd-faces resume=RUN_DIR` composes the config again from the overrides the run was
+started with (saved in `checkpoints/resume.json`), so a resumed run has the interrupted run's config, not
+today's defaults; the config's fingerprint must then match the run's. Every refusal is one line, and nothing
+is changed before all checks pass.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,25 @@ RESUME_FILE = "resume.json"
 NOT_FINGERPRINTED = ("resume", "checkpoint")  # keys a resumed run may differ in
 
 
-def fingerprint(settings: Any) -> str:
-    """SHA-256 of the resolved config, without the keys that only say how the run is checkpointed."""
-    plain = {k: v for k, v in dataclasses.asdict(settings).items() if k not in NOT_FINGERPRINTED}
+def fingerprint_of(resolved: Mapping[str, Any]) -> str:
+    """SHA-256 of a resolved config (as in a run's config.yaml), without the keys that only say how the run
+    is checkpointed."""
+    plain = {k: v for k, v in resolved.items() if k not in NOT_FINGERPRINTED}
     return hashlib.sha256(yaml.safe_dump(plain, sort_keys=True).encode()).hexdigest()
+
+
+def fingerprint(settings: Any) -> str:
+    """The fingerprint of a settings dataclass."""
+    return fingerprint_of(dataclasses.asdict(settings))
+
+
+def task_overrides() -> list[str]:
+    """The running Hydra job's own overrides (for its resume file), without `resume=`."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    return [o for o in HydraConfig.get().overrides.task if not o.startswith("resume=")]
 
 
 def write_resume_file(run_path: Path, command: str, overrides: list[str], settings: Any) -> None:
@@ -53,16 +69,41 @@ def resumable_dir(text: str) -> Path:
     return path
 
 
-def resume_overrides(text: str) -> list[str]:
-    """The overrides the run in `resume=text` was started with."""
-    path = resumable_dir(text)
+def _resume_record(path: Path, text: str) -> dict[str, Any]:
     try:
         saved = json.loads((checkpoints_dir(path) / RESUME_FILE).read_text())
-        overrides = [str(o) for o in saved["overrides"]]
+        return {"command": str(saved["command"]), "overrides": [str(o) for o in saved["overrides"]],
+                "fingerprint": str(saved["fingerprint"])}
     except (OSError, ValueError, KeyError, TypeError):
         raise UserError(f"resume={text}: {checkpoints_dir(path).name}/{RESUME_FILE} is damaged; start the run "
                         "again") from None
-    return overrides
+
+
+def resume_overrides(text: str, command: str) -> list[str]:
+    """The overrides the run in `resume=text` was started with (by `command`)."""
+    path = resumable_dir(text)
+    record = _resume_record(path, text)
+    if record["command"] != command:
+        raise UserError(f"resume={text} is a {record['command']} run; continue it with: {record['command']} "
+                        f"resume={text}")
+    return record["overrides"]
+
+
+def resume_fingerprint(path: Path) -> str | None:
+    """The config fingerprint in the resume file of the run at `path`; None if it has none or it is damaged."""
+    try:
+        return _resume_record(path, str(path))["fingerprint"]
+    except UserError:
+        return None
+
+
+def check_resumable(path: Path, settings: Any) -> None:
+    """The run at `path` was started with this config (its resume file's fingerprint matches)."""
+    recorded = _resume_record(path, str(path))["fingerprint"]
+    if recorded != fingerprint(settings):
+        raise UserError(f"resume={path} was started with another config (fingerprint {recorded[:12]}, this one's "
+                        f"is {fingerprint(settings)[:12]}); resume it with its own config (only checkpoint.* may "
+                        "change) or start a new run")
 
 
 def latest_checkpoint(run_path: Path, settings: Any) -> ServerCheckpoint:

@@ -10,4 +10,4 @@ from fedkd.commands.skeleton import experiment_command
 from fedkd.face_experiment.config import FACES
 from fedkd.face_experiment.experiment import run_faces
 
-main = experiment_command(FACES, run_faces)
+main = experiment_command(FACES, run_faces, "fedkd-faces")

@@ -10,4 +10,4 @@ from fedkd.commands.skeleton import experiment_command
 from private_gen.config import GENERATION
 from private_gen.experiment import run_generation
 
-main = experiment_command(GENERATION, run_generation)
+main = experiment_command(GENERATION, run_generation, "fedkd-gen")

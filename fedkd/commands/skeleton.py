@@ -3,7 +3,9 @@ skeleton of the experiment commands (compose → validate every job → run → 
 
 A sweep (`-m`) is expanded and every job composed and validated before the first one starts, so a bad value
 fails at once, leaving no run directory behind; then Hydra runs the jobs, and a sweep's run directories go
-together into its sweep folder (beside Hydra's multirun.yaml).
+together into its sweep folder (beside Hydra's multirun.yaml). Re-run with the same `hydra.sweep.dir`, a
+sweep skips its finished jobs and resumes its interrupted ones (fedkd/checkpoint/sweep_jobs.py).
+`resume=RUN_DIR` continues one interrupted run with the overrides it was started with.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from fedkd.paths import config_dir
 T = TypeVar("T")
 HYDRA_INFO_FLAGS = ("-h", "--help", "--hydra-help", "-c", "--cfg", "-i", "--info", "--shell-completion")
 MAX_PREFLIGHT_JOBS = 512
+RESUME = "resume="
+ALLOWED_WITH_RESUME = ("checkpoint.",)  # how the resumed run checkpoints may change; nothing else
 
 
 @contextmanager
@@ -69,6 +73,26 @@ def preflight(schema: ExperimentSchema[Any], args: list[str]) -> None:
         schema.validate(compose_config(overrides, schema.config_name))
 
 
+def resumed_arguments(args: list[str], command: str) -> list[str]:
+    """`resume=DIR [checkpoint.*=...]` becomes the run's saved overrides plus those; other arguments are refused."""
+    from fedkd.checkpoint.resume import resume_overrides
+
+    resume = [a for a in args if a.startswith(RESUME)]
+    if not resume:
+        return args
+    if "-m" in args or "--multirun" in args:
+        raise UserError("resume= continues one run; a sweep resumes its jobs by itself when re-run with the same "
+                        "hydra.sweep.dir (docs/reliability.md)")
+    others = [a for a in args if a not in resume and not a.startswith(ALLOWED_WITH_RESUME)
+              and not a.startswith("-")]
+    if others:
+        raise UserError(f"resume= takes the run's own config; drop {' '.join(others)} (only checkpoint.* may "
+                        "change when resuming)")
+    saved = resume_overrides(resume[-1].removeprefix(RESUME), command)
+    extra = [a for a in args if a.startswith(ALLOWED_WITH_RESUME)]
+    return [*saved, *extra, resume[-1]]
+
+
 def _sweep_root() -> Path | None:
     """The sweep folder of the running Hydra multirun job; None for a single run."""
     from hydra.core.hydra_config import HydraConfig
@@ -78,19 +102,36 @@ def _sweep_root() -> Path | None:
     return Path(hydra_cfg.runtime.output_dir).parent if hydra_cfg.mode == RunMode.MULTIRUN else None
 
 
-def experiment_command(schema: ExperimentSchema[T], job: Callable[[T, Path | None], Path]) -> Callable[[], None]:
-    """The console entry of an experiment command: `job(settings, sweep_root)` runs one validated job and
-    returns its run directory (written with `fedkd.results.run_dir.write_run`)."""
+def _job_of_sweep(settings: T, sweep_root: Path | None) -> tuple[T, Path | None]:
+    """A sweep job's settings (resuming its interrupted run) and the directory it already finished in."""
+    if sweep_root is None or getattr(settings, "resume", None):
+        return settings, None
+    from fedkd.checkpoint.sweep_jobs import sweep_job
+
+    return sweep_job(sweep_root, settings)
+
+
+def experiment_command(schema: ExperimentSchema[T], job: Callable[[T, Path | None], Path],
+                       command: str) -> Callable[[], None]:
+    """The console entry of experiment command `command`: `job(settings, sweep_root)` runs one validated job
+    and returns its run directory (written with `fedkd.results.run_dir.write_run`)."""
     import hydra
 
     def run_job(cfg: DictConfig) -> None:
         with user_errors():
-            path = job(schema.validate(cfg), _sweep_root())
+            sweep_root = _sweep_root()
+            settings, finished = _job_of_sweep(schema.validate(cfg), sweep_root)
+            if finished is not None:
+                print(f"already finished: {finished}", file=sys.stderr)
+                path = finished
+            else:
+                path = job(settings, sweep_root)
         print(path)
 
     def main() -> None:
         schema.register()
         with user_errors():
+            sys.argv[1:] = resumed_arguments(sys.argv[1:], command)
             preflight(schema, sys.argv[1:])
         hydra.main(config_path=str(config_dir()), config_name=schema.config_name, version_base="1.3")(run_job)()
 

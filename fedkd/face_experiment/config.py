@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
+from fedkd.checkpoint.training_checkpoint import EpochCheckpointSettings
 from fedkd.config.fields import NOT_EMPTY, above, at_least, each, setting
 from fedkd.config.schema import ExperimentSchema
 from fedkd.data.dataset_settings import DatasetSettings
@@ -46,6 +47,9 @@ class FacesConfig:
     evaluation: FaceEvaluationSettings = field(default_factory=FaceEvaluationSettings)
     output: OutputSettings = field(default_factory=lambda: OutputSettings(
         root="results/faces", name="${face_method.name}-lr${lowres.size}-s${seed}"))
+    checkpoint: EpochCheckpointSettings = field(default_factory=EpochCheckpointSettings)
+    resume: str | None = setting(None, NOT_EMPTY, help="an interrupted run's directory: continue it (fedkd-faces "
+                                 "resume=DIR takes the run's own overrides; docs/reliability.md)")
 
 
 FACES: ExperimentSchema[FacesConfig] = ExperimentSchema(

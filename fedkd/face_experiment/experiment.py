@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 
+from fedkd.checkpoint.training_run import write_checkpointed_run
 from fedkd.data.lowres import LowResolution
 from fedkd.data.sources import load_image_data
 from fedkd.face_experiment.config import FacesConfig
@@ -22,7 +23,7 @@ from fedkd.faces.schedules import SCHEDULES, DistillationContext
 from fedkd.faces.teacher_store import load_or_train_teacher, teacher_data_key
 from fedkd.models.lr_student import parameter_count, size_megabytes
 from fedkd.paths import expand
-from fedkd.results.run_dir import RunDirectory, write_run
+from fedkd.results.run_dir import RunDirectory
 from fedkd.training.adabn import adapt_batchnorm
 
 
@@ -86,6 +87,7 @@ def distil_and_evaluate(config: FacesConfig, split: FaceSplit, run: RunDirectory
 
 
 def run_faces(config: FacesConfig, root: Path | None = None) -> Path:
-    """Load the faces, then distil and evaluate into a new run directory under `root` (default `output.root`)."""
+    """Load the faces, then distil and evaluate into a new run directory under `root` (default `output.root`),
+    or on in the interrupted run `config.resume` names."""
     split = load_split(config)
-    return write_run(config, config.output, lambda run: distil_and_evaluate(config, split, run), root)
+    return write_checkpointed_run(config, "fedkd-faces", lambda run: distil_and_evaluate(config, split, run), root)

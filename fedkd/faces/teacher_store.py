@@ -48,20 +48,33 @@ def _anchor_epochs(epochs: int, anchors: int) -> set[int]:
     return {max(1, round(epochs * k / anchors)) for k in range(1, anchors + 1)}
 
 
+class Route:
+    """The teacher's weights at its anchor epochs, checkpointed with the teacher's training."""
+
+    def __init__(self) -> None:
+        self.anchors: list[StateDict] = []
+
+    def state_dict(self) -> list[StateDict]:
+        return list(self.anchors)
+
+    def load_state_dict(self, anchors: list[StateDict]) -> None:
+        self.anchors = list(anchors)
+
+
 def train_teacher(split: FaceSplit, settings: TeacherSettings) -> tuple[ResNetFace, list[StateDict]]:
     seed = settings.seed
     torch.manual_seed(seed)
     teacher = settings.build(split.train_hr.shape[1], split.num_train_identities)
-    route: list[StateDict] = []
+    route = Route()
     anchors = _anchor_epochs(settings.train.epochs, settings.route_anchors)
 
     def keep_anchor(epoch: int) -> None:
         if epoch in anchors:
-            route.append({k: v.detach().clone() for k, v in teacher.state_dict().items()})
+            route.anchors.append({k: v.detach().clone() for k, v in teacher.state_dict().items()})
 
     train_embedder(teacher, split.train_hr, split.train_y, settings.train, seed, desc="teacher",
-                   on_epoch_end=keep_anchor)
-    return teacher, route
+                   on_epoch_end=keep_anchor, checkpoint_parts={"route": route})
+    return teacher, route.anchors
 
 
 def load_or_train_teacher(split: FaceSplit, settings: TeacherSettings, cache_dir: Path,

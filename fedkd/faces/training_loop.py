@@ -6,13 +6,15 @@ so a distillation epoch costs one student forward/backward per batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from fedkd.checkpoint.training_checkpoint import stage_checkpoint
 from fedkd.config.fields import above, at_least, at_most, one_of, setting
 from fedkd.distill.face_distiller import FaceDistiller, NoDistillation
 from fedkd.distill.outputs import Outputs, forward_outputs
@@ -60,12 +62,14 @@ def train_embedder(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: EmbedderTrainSettings, seed: int,
     distiller: FaceDistiller | None = None, teacher_for_epoch: Callable[[int], Outputs] | None = None,
     assistant: Outputs | None = None, desc: str = "train",
-    on_epoch_end: Callable[[int], None] | None = None,
+    on_epoch_end: Callable[[int], None] | None = None, checkpoint_parts: Mapping[str, Any] | None = None,
 ) -> History:
     """Train `model` for `settings.epochs`; returns one row of mean loss terms per epoch.
 
     `teacher_for_epoch(e)` gives the (precomputed) teacher outputs for epoch e, so a schedule can
-    change teachers between epochs (route-constrained distillation).
+    change teachers between epochs (route-constrained distillation). `desc` names the stage's epoch
+    checkpoints (fedkd/checkpoint/training_checkpoint.py); what `on_epoch_end` keeps must be in
+    `checkpoint_parts` (objects with state_dict/load_state_dict), since a resumed stage skips those epochs.
     """
     distiller = distiller or NoDistillation()
     if not isinstance(distiller, NoDistillation) and teacher_for_epoch is None:
@@ -75,7 +79,13 @@ def train_embedder(
     epochs = settings.epochs
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     history: History = []
-    for epoch in tqdm(range(epochs), desc=desc, leave=False, disable=not settings.progress):
+    checkpoint = stage_checkpoint(desc)
+    parts = {"model": model, "optimizer": opt, "schedule": sched, "batches": gen, **(checkpoint_parts or {})}
+    saved = checkpoint.resume(parts) if checkpoint else None
+    if saved is not None:
+        history = saved.history
+    for epoch in tqdm(range(len(history), epochs), desc=desc, leave=False, disable=not settings.progress,
+                      initial=len(history), total=epochs):
         teacher = teacher_for_epoch(epoch) if teacher_for_epoch else None
         model.train()
         sums: dict[str, float] = {}
@@ -95,5 +105,7 @@ def train_embedder(
         history.append({"epoch": epoch + 1} | {k: v / len(y) for k, v in sums.items()})
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
+        if checkpoint:
+            checkpoint.end_of_epoch(epoch + 1, epochs, parts, history)
     model.eval()
     return history

@@ -24,6 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
+from fedkd.checkpoint.training_checkpoint import stage_checkpoint
 from fedkd.config.fields import above, below, one_of, setting
 from fedkd.errors import UserError
 from fedkd.privacy.accounting import ACCOUNTANTS, noise_for_target, spent, steps_within_budget
@@ -121,7 +122,13 @@ def train_score_dp_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, setti
     params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     k = objective.noise_multiplicity
     history, step, started = [], 0, time.perf_counter()
-    bar = tqdm(total=allowed, desc="DP-SGD score matching", disable=not settings.progress)
+    checkpoint = stage_checkpoint("dp-sgd")
+    parts = {"model": model, "optimizer": optimizer, "ema": ema, "noise_draws": gen, "accountant": engine.accountant}
+    saved = checkpoint.resume(parts) if checkpoint else None
+    if saved is not None:
+        history, step = saved.history, saved.extra["step"]
+        started -= history[-1]["seconds"] if history else 0.0
+    bar = tqdm(total=allowed, initial=step, desc="DP-SGD score matching", disable=not settings.progress)
     while step < allowed:
         total, count = 0.0, 0
         for xb, yb in dp_loader:
@@ -143,6 +150,9 @@ def train_score_dp_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, setti
             bar.update(1)
         history.append({"epoch": len(history) + 1, "step": step, "loss_not_private": total / max(count, 1),
                         "epsilon": spent(engine.accountant, delta), "seconds": time.perf_counter() - started})
+        if checkpoint:
+            checkpoint.end_of_epoch(len(history), math.ceil(allowed / steps_per_epoch), parts, history,
+                                    {"step": step})
     bar.close()
     report = DPReport("DP-SGD (Opacus, Poisson sampling)", spent(engine.accountant, delta), delta, accountant, target,
                       sigma, privacy.max_grad_norm, sample_rate, step, planned, allowed < planned)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from fedkd.checkpoint.training_checkpoint import stage_checkpoint
 from fedkd.config.fields import above, at_least, setting
 from fedkd.distill.logit_kd import LogitKD
 from fedkd.distill.outputs import Outputs
@@ -61,7 +62,13 @@ def evolutionary_distillation(ctx: DistillationContext) -> History:
     logit_kd = LogitKD(method.temperature)
     gen = torch.Generator().manual_seed(ctx.seed)
     history: History = []
-    for epoch in tqdm(range(cfg.epochs), desc="evolutionary", leave=False, disable=not cfg.progress):
+    checkpoint = stage_checkpoint("evolutionary")
+    state = {"networks": parts, "optimizer": opt, "schedule": sched, "batches": gen}
+    saved = checkpoint.resume(state) if checkpoint else None
+    if saved is not None:
+        history = saved.history
+    for epoch in tqdm(range(len(history), cfg.epochs), desc="evolutionary", leave=False, disable=not cfg.progress,
+                      initial=len(history), total=cfg.epochs):
         parts.train()
         sums: dict[str, float] = {}
         order = torch.randperm(len(ctx.train_y), generator=gen)
@@ -86,5 +93,7 @@ def evolutionary_distillation(ctx: DistillationContext) -> History:
             step_on_terms(opt, terms, sums, len(rows))
         sched.step()
         history.append({"epoch": epoch + 1} | {k: v / len(ctx.train_y) for k, v in sums.items()})
+        if checkpoint:
+            checkpoint.end_of_epoch(epoch + 1, cfg.epochs, state, history)
     student.eval()
     return history
