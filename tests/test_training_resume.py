@@ -109,3 +109,31 @@ def test_faces_stopped_in_the_teacher_resume_with_its_route_to_the_uninterrupted
     assert len(route) == len(reference_route) == 2
     assert all(torch.equal(a[k], b[k]) for a, b in zip(route, reference_route, strict=True) for k in a)
     assert read_run(resumed) == read_run(reference)
+
+
+def test_a_rerun_sweep_skips_finished_jobs_and_resumes_an_interrupted_one(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from fedkd.checkpoint.sweep_jobs import sweep_job
+    from tests.test_gen_experiment import MERF
+
+    sweep = tmp_path / "sweep"
+    command = [sys.executable, "-c", "from fedkd.commands.gen import main; main()", "-m", *MERF,
+               f"hydra.sweep.dir={sweep}", f"output.root={tmp_path}"]
+    subprocess.run([*command, "seed=0,1"], check=True, capture_output=True, timeout=300)
+    first = sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.isdigit())
+    rerun = subprocess.run([*command, "seed=0,1,2"], capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stderr.count("already finished") == 2
+    finished = sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.isdigit())
+    assert len(finished) == 3 and set(first) < set(finished)
+
+    config = load_generation([*DP_GEN, f"output.root={tmp_path}"])  # a job stopped mid-training in the folder
+    stop_after(monkeypatch, "dp-sgd", 1)
+    with pytest.raises(Interrupted):
+        run_generation(config, sweep)
+    monkeypatch.undo()
+    settings, done = sweep_job(sweep, config)
+    assert done is None and settings.resume == str(stopped_run(sweep))
+    assert sweep_job(sweep, dataclasses.replace(config, seed=9)) == (dataclasses.replace(config, seed=9), None)
