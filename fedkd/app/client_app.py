@@ -42,7 +42,7 @@ def _client_data(spec: FederationSpec, partition_id: int, data_file: str) -> tup
     of the configured data set; with the shape of the data a model sees."""
     key = (spec.key(), partition_id, data_file)
     if key not in _DATA:
-        _DATA[key] = read_partition(data_file) if data_file else \
+        _DATA[key] = read_partition(data_file, partition_id) if data_file else \
             (load_client_data(spec, partition_id), data_shape(spec))
     return _DATA[key]
 

@@ -21,8 +21,8 @@ from omegaconf import DictConfig
 
 from fedkd.config.compose import compose_config, one_line
 from fedkd.config.schema import ExperimentSchema
-from fedkd.errors import USAGE_EXIT_CODE, UserError
-from fedkd.paths import config_dir
+from fedkd.errors import USAGE_EXIT_CODE, UserError, check_writable_folder, os_error_line
+from fedkd.paths import config_dir, expand
 
 T = TypeVar("T")
 HYDRA_INFO_FLAGS = ("-h", "--help", "--hydra-help", "-c", "--cfg", "-i", "--info", "--shell-completion")
@@ -34,12 +34,19 @@ ALLOWED_WITH_RESUME = ("checkpoint.",)  # how the resumed run checkpoints may ch
 @contextmanager
 def user_errors() -> Iterator[None]:
     """A UserError inside becomes `error: <one line>` on stderr and exit code 2 (or the error's own
-    `exit_code`: 130 for a run stopped by a signal)."""
+    `exit_code`: 130 for a run stopped by a signal); so does a file-system failure the user can fix (disk
+    full, read-only, permissions)."""
     try:
         yield
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(getattr(err, "exit_code", USAGE_EXIT_CODE))
+    except OSError as err:
+        line = os_error_line(err)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(USAGE_EXIT_CODE)
 
 
 def job_overrides(args: list[str], multirun: bool) -> list[list[str]]:
@@ -70,7 +77,9 @@ def preflight(schema: ExperimentSchema[Any], args: list[str]) -> None:
         return
     multirun = "-m" in args or "--multirun" in args
     for overrides in job_overrides(args, multirun):
-        schema.validate(compose_config(overrides, schema.config_name))
+        settings = schema.validate(compose_config(overrides, schema.config_name))
+        check_writable_folder("output.root", expand(settings.output.root))
+        check_writable_folder("data_cache", expand(settings.data_cache))
 
 
 def resumed_arguments(args: list[str], command: str) -> list[str]:

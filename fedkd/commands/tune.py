@@ -37,14 +37,18 @@ def main(argv: list[str] | None = None) -> None:
     with user_errors():
         from fedkd.app.experiment_config import load_federated
         from fedkd.errors import UserError
-        from fedkd.tuning.space import parse_choices
+        from fedkd.tuning.space import as_override, parse_choices
         from fedkd.tuning.study import TuningJob, tune
 
         if args.trials < 1 or args.workers < 1:
             raise UserError(f"--trials={args.trials} --workers={args.workers}: both must be at least 1")
         name = args.name or load_federated(args.overrides).strategy.name
+        choices = parse_choices(args.choice)
+        for key, space in choices.items():  # every value is checked before the study starts
+            for value in space.values:
+                load_federated([*args.overrides, as_override(key, value)])
         job = TuningJob(name, tuple(args.overrides), args.out or Path("results") / "tuning" / name, args.trials,
-                        args.sampler, args.pruner, args.seed, parse_choices(args.choice), not args.no_method_space)
+                        args.sampler, args.pruner, args.seed, choices, not args.no_method_space)
         best = tune(job, args.workers)
     print(json.dumps({k: best[k] for k in ("study", "value", "overrides", "complete", "pruned")}, indent=2))
     print(job.folder / "best.json")

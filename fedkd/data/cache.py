@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,15 @@ def cache_key(name: str, params: dict[str, Any]) -> str:
 
 
 def load_or_build(path: Path, build: Callable[[], Arrays]) -> Arrays:
-    """Load arrays from `path`, or build and store them there (write to a temp file, then rename)."""
+    """Load arrays from `path`, or build and store them there (write to a temp file, then rename). A damaged
+    entry (a disk error, a copy cut short) is built again, with a warning."""
     if path.is_file():
-        with np.load(path) as data:
-            return {k: data[k] for k in data.files}
+        try:
+            with np.load(path) as data:
+                return {k: data[k] for k in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            print(f"warning: cache entry {path} is damaged ({type(err).__name__}); building it again",
+                  file=sys.stderr)
     arrays = build()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")

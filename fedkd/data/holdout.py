@@ -35,4 +35,10 @@ def held_out_labels(labels: np.ndarray, count: int, seed: int,
         raise UserError(f"{key}={count} does not fit a face set of {len(identities)} identities (allowed: 2 to "
                         f"{len(identities) - 2}, leaving at least 2 to train on); set {key}={suggestion} "
                         "(a fifth of the identities)")
-    return np.sort(np.random.default_rng(seed).permutation(identities)[:count])
+    held_out = np.sort(np.random.default_rng(seed).permutation(identities)[:count])
+    if np.isin(labels, held_out).sum() == count:  # one image each: no same-identity pair to verify
+        most = int(np.unique(labels, return_counts=True)[1].max())
+        raise UserError(f"the {count} held-out identities ({key}={count}) have one image each, and verification needs "
+                        f"two images of one identity; give identities at least 2 images (the most this set has is "
+                        f"{most})")
+    return held_out

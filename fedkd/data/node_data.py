@@ -31,10 +31,20 @@ def save_partition(data: ClientData, shape: DataShape, path: Path) -> None:
                path)
 
 
-def read_partition(path: str) -> tuple[ClientData, DataShape]:
+def read_partition(path: str, partition_id: int) -> tuple[ClientData, DataShape]:
+    """The partition file of client `partition_id`, checked: readable, complete, and that client's."""
     if not Path(path).is_file():
         raise UserError(f"{DATA_FILE}={path} does not exist; give each SuperNode the path of its own partition file "
                         f"(--node-config \"{PARTITION_ID}=I {NUM_PARTITIONS}=N {DATA_FILE}=PATH\")")
-    saved = torch.load(path, weights_only=True)
-    shape = tuple(saved.pop("shape"))
-    return ClientData(**saved), (int(shape[0]), int(shape[1]), int(shape[2]))
+    rewrite = "write it again with fedkd-site-data or fedkd-deploy --write-partitions"
+    try:
+        saved = torch.load(path, weights_only=True)
+        shape = tuple(int(v) for v in saved.pop("shape"))
+        data = ClientData(**saved)
+    except Exception as err:  # torch.load raises many kinds on a damaged file
+        raise UserError(f"{DATA_FILE}={path} is not a readable partition file ({type(err).__name__}); "
+                        f"{rewrite}") from None
+    if data.partition_id != partition_id:
+        raise UserError(f"{DATA_FILE}={path} holds partition {data.partition_id}, but this SuperNode is "
+                        f"{PARTITION_ID}={partition_id}; give it its own file or fix its --node-config")
+    return data, (shape[0], shape[1], shape[2])

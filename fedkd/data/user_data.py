@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from omegaconf import MISSING
+from PIL import Image
 
 from fedkd.config.fields import NOT_EMPTY, at_least, at_most, setting
 from fedkd.data.cache import cache_key, load_or_build
@@ -37,14 +38,37 @@ class TorchvisionSettings(DatasetSettings):
     download: bool = setting(False, help="true: fetch the files (needs network)")
 
 
+def eight_bit(image: Image.Image) -> Image.Image:
+    """16- and 32-bit grey images scaled to 8 bits (PIL's convert would clip them to white)."""
+    if image.mode not in ("I", "I;16", "I;16B", "I;16L"):
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+    return Image.fromarray(np.clip(np.round(values * 255.0 / top), 0, 255).astype(np.uint8), "L")
+
+
+def open_image(path: str) -> Image.Image:
+    """An image file in full depth (torchvision's default loader converts to RGB first, clipping 16 bits)."""
+    with open(path, "rb") as fh:
+        image = Image.open(fh)
+        image.load()
+    return eight_bit(image)
+
+
 def load_image_folder(root: Path, resolution: int, grayscale: bool, cache_dir: Path) -> ImageData:
     """Any `root/<identity>/<image>` tree (jpg/png/pgm/bmp), resized to `resolution` and cached."""
     from torchvision.datasets import ImageFolder
 
     if not root.is_dir():
         raise UserError(f"dataset.root={str(root)!r} is not a folder; point it to root/<identity>/<image> files")
+    empty = sorted(d.name for d in root.iterdir() if d.is_dir() and not any(
+        f.name.lower().endswith(IMAGE_EXTENSIONS) for f in d.iterdir()))
+    if empty:
+        raise UserError(f"identity folder {root / empty[0]} holds no images"
+                        + (f" (nor do {len(empty) - 1} more)" if len(empty) > 1 else "")
+                        + f"; remove it or add {'/'.join(IMAGE_EXTENSIONS)} files")
     try:
-        folder = ImageFolder(str(root), is_valid_file=lambda p: p.lower().endswith(IMAGE_EXTENSIONS))
+        folder = ImageFolder(str(root), loader=open_image, is_valid_file=lambda p: p.lower().endswith(IMAGE_EXTENSIONS))
     except (FileNotFoundError, RuntimeError) as err:
         raise UserError(f"dataset.root={str(root)!r} holds no images in identity folders ({err})") from None
     params = {"root": str(root), "resolution": resolution, "grayscale": grayscale,

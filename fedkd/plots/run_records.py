@@ -60,9 +60,20 @@ def find_runs(paths: list[Path]) -> list[Path]:
     return sorted(set(found))
 
 
+def _read(path: Path, parse: Any) -> dict[str, Any]:
+    try:
+        content = parse(path.read_text())
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise UserError(f"{path} cannot be read ({type(err).__name__}); re-run that run or move its directory "
+                        "out of the plotted folders") from None
+    if not isinstance(content, dict):
+        raise UserError(f"{path} is not a fedkd {path.name}; re-run that run or move its directory out of the "
+                        "plotted folders")
+    return content
+
+
 def read_run(path: Path) -> RunRecord:
-    config = yaml.safe_load((path / CONFIG).read_text())
-    summary = json.loads((path / SUMMARY_JSON).read_text())
+    config, summary = _read(path / CONFIG, yaml.safe_load), _read(path / SUMMARY_JSON, json.loads)
     if "generator" in config:
         return _generator(path, config, summary)
     return _federated(path, config, summary)

@@ -8,6 +8,7 @@ metrics files (`rounds.csv` and `clients.csv`, or `history.jsonl`) and artefacts
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import time
@@ -138,7 +139,8 @@ class RunDirectory:
         """Keep what was written as `<name>.failed`, with the error and its traceback in error.txt."""
         self._close()
         trace = "".join(traceback.format_exception(error))
-        (self.path / ERROR).write_text(f"{type(error).__name__}: {error}\n\n{trace}")
+        with contextlib.suppress(OSError):  # a full disk may be why it failed; the rename below needs no space
+            (self.path / ERROR).write_text(f"{type(error).__name__}: {error}\n\n{trace}")
         failed = self.final_path.with_name(self.final_path.name + FAILED)
         self.path.rename(failed)
         self.path, self.done = failed, True
