@@ -88,19 +88,24 @@ def faces_args(*extra: str) -> Args:
     return lambda i: [*tiny, f"output.root={i.out}", f"data_cache={i.cache}", *[e.format(i=i) for e in extra]]
 
 
+def on_folder(args: Args, name: str, **layout: int | bool) -> Args:
+    """`args` with `dataset.root` set to a face folder of this layout."""
+    return lambda i: [*args(i), f"dataset.root={i.folder(name, **layout)}"]
+
+
 def sim_resume(i: Inputs) -> dict:
     return {"command": "fedkd-sim", "overrides": sim_args()(i), "fingerprint": "0" * 64}
 
 
+IMAGES = "dataset=imagefolder"
 CASES: dict[str, tuple[str, Args, tuple[str, ...]]] = {
     "sim-bad-value": ("fedkd-sim", sim_args("num_rounds=0"), ("num_rounds=0", "allowed: an integer >= 1")),
     "sim-unknown-choice": ("fedkd-sim", sim_args("strategy=nope"), ("strategy='nope'", "one of: ditto")),
     "sim-unknown-key": ("fedkd-sim", sim_args("train.nope=1"), ("train.nope",)),
-    "sim-corrupt-image": ("fedkd-sim", lambda i: sim_args("dataset=imagefolder", "lowres=none")(i) + [
-        f"dataset.root={i.folder('bad', corrupt=True)}"], ("id0/bad.png is not a readable image",
-                                                          "delete or replace it")),
-    "sim-empty-identity": ("fedkd-sim", lambda i: sim_args("dataset=imagefolder")(i) + [
-        f"dataset.root={i.folder('empty', empty=2)}"], ("empty/id2 holds no images", "remove it or add")),
+    "sim-corrupt-image": ("fedkd-sim", on_folder(sim_args(IMAGES), "bad", corrupt=True),
+                          ("id0/bad.png is not a readable image", "delete or replace it")),
+    "sim-empty-identity": ("fedkd-sim", on_folder(sim_args(IMAGES), "empty", empty=2),
+                           ("empty/id2 holds no images", "remove it or add")),
     "sim-output-is-a-file": ("fedkd-sim", sim_args("output.root={i.root}/afile/results"),
                              ("output.root=", "afile is a file, not a folder; choose another output.root")),
     "sim-cache-is-a-file": ("fedkd-sim", sim_args("data_cache={i.root}/afile/cache"),
@@ -117,8 +122,8 @@ CASES: dict[str, tuple[str, Args, tuple[str, ...]]] = {
     "gen-bad-epsilon": ("fedkd-gen", gen_args("gen_privacy=dp", "gen_privacy.target_epsilon=-1"),
                         ("gen_privacy.target_epsilon=-1", "a number > 0")),
     "gen-unknown-generator": ("fedkd-gen", gen_args("generator=nope"), ("generator='nope'", "dp_merf, score_ssm")),
-    "gen-corrupt-image": ("fedkd-gen", lambda i: gen_args("dataset=imagefolder")(i) + [
-        f"dataset.root={i.folder('bad', corrupt=True)}"], ("bad.png is not a readable image", "delete or replace")),
+    "gen-corrupt-image": ("fedkd-gen", on_folder(gen_args(IMAGES), "bad", corrupt=True),
+                          ("bad.png is not a readable image", "delete or replace")),
     "gen-output-is-a-file": ("fedkd-gen", gen_args("output.root={i.root}/afile/x"), ("is a file, not a folder",)),
     "gen-resume-of-a-sim-run": ("fedkd-gen", lambda i: [f"resume={i.run_dir('r.incomplete', sim_resume(i))}"],
                                 ("is a fedkd-sim run", "continue it with: fedkd-sim resume=")),
@@ -126,19 +131,19 @@ CASES: dict[str, tuple[str, Args, tuple[str, ...]]] = {
                                 ("is a finished run", "nothing to resume")),
     "gen-resume-in-a-sweep": ("fedkd-gen", lambda i: ["-m", f"resume={i.run_dir('r.incomplete')}"],
                               ("resume= continues one run", "hydra.sweep.dir")),
-    "faces-three-identities": ("fedkd-faces", lambda i: faces_args("dataset=imagefolder")(i) + [
-        f"dataset.root={i.folder('few', identities=3)}"], ("has 3 identities", "add identities")),
-    "faces-one-image-each": ("fedkd-faces", lambda i: faces_args("dataset=imagefolder")(i) + [
-        f"dataset.root={i.folder('single', per_identity=1)}", "evaluation.eval_identities=2"],
-        ("have one image each", "give identities at least 2 images")),
-    "faces-empty-identity": ("fedkd-faces", lambda i: faces_args("dataset=imagefolder")(i) + [
-        f"dataset.root={i.folder('empty', empty=0)}"], ("id0 holds no images", "remove it")),
-    "faces-too-many-held-out": ("fedkd-faces", lambda i: faces_args("dataset=imagefolder")(i) + [
-        f"dataset.root={i.folder('ten', identities=10)}", "evaluation.eval_identities=50"],
-        ("evaluation.eval_identities=50 does not fit", "set evaluation.eval_identities=2")),
-    "faces-corrupt-image": ("fedkd-faces", lambda i: faces_args("dataset=imagefolder")(i) + [
-        f"dataset.root={i.folder('bad', corrupt=True)}", "evaluation.eval_identities=2"],
-        ("bad.png is not a readable image", "delete or replace")),
+    "faces-three-identities": ("fedkd-faces", on_folder(faces_args(IMAGES), "few", identities=3),
+                               ("has 3 identities", "add identities")),
+    "faces-one-image-each": ("fedkd-faces", on_folder(faces_args(IMAGES, "evaluation.eval_identities=2"), "single",
+                                                      per_identity=1),
+                             ("have one image each", "give identities at least 2 images")),
+    "faces-empty-identity": ("fedkd-faces", on_folder(faces_args(IMAGES), "empty", empty=0),
+                             ("id0 holds no images", "remove it")),
+    "faces-too-many-held-out": ("fedkd-faces", on_folder(faces_args(IMAGES, "evaluation.eval_identities=50"), "ten",
+                                                         identities=10),
+                                ("evaluation.eval_identities=50 does not fit", "set evaluation.eval_identities=2")),
+    "faces-corrupt-image": ("fedkd-faces", on_folder(faces_args(IMAGES, "evaluation.eval_identities=2"), "bad",
+                                                     corrupt=True),
+                            ("bad.png is not a readable image", "delete or replace")),
     "plot-damaged-summary": ("fedkd-plot", lambda i: ["privacy-utility", str(_damaged_run(i))],
                              ("summary.json cannot be read", "re-run that run or move its directory")),
     "plot-missing-path": ("fedkd-plot", lambda i: ["curves", str(i.root / "nowhere")],
