@@ -37,8 +37,8 @@ def test_each_site_writes_its_images_under_the_federations_label_indices(tmp_pat
               "--out", str(tmp_path / f"p{i}.pt"), *RUN, f"data_cache={tmp_path / 'cache'}"])
     printed = capsys.readouterr().out
     assert "data-shape='1,8,3'" in printed and "partition-id=1 num-partitions=2 data-file=" in printed
-    site0, shape = read_partition(str(tmp_path / "p0.pt"))
-    site1, _ = read_partition(str(tmp_path / "p1.pt"))
+    site0, shape = read_partition(str(tmp_path / "p0.pt"), 0)
+    site1, _ = read_partition(str(tmp_path / "p1.pt"), 1)
     assert shape == (1, 8, 3)
     assert set(torch.cat([site0.train_y, site0.test_y]).tolist()) == {0, 1}  # carol=0, alice=1 by the list
     assert set(torch.cat([site1.train_y, site1.test_y]).tolist()) == {2}  # bob=2 although alone at its site
