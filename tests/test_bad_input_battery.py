@@ -22,8 +22,9 @@ from fedkd.commands.skeleton import user_errors
 from fedkd.data.node_data import read_partition
 from fedkd.results.run_dir import CsvLog, RunDirectory
 from tests.test_face_experiment import TINY as FACES_TINY
-from tests.test_run_directory import GEN
 
+GEN = ["dataset=digits", "data.max_train=64", "generator.network.width=8", "generator.noise.num_levels=2",
+       "generator.train.epochs=1", "generator.train.progress=false", "evaluation.num_samples=20"]
 SIM = ["simulation.backend=inprocess", "dataset=digits", "lowres=none", "num_rounds=1", "train.local_epochs=1",
        "simulation.num_clients=2"]
 
@@ -124,6 +125,9 @@ CASES: dict[str, tuple[str, Args, tuple[str, ...]]] = {
     "gen-unknown-generator": ("fedkd-gen", gen_args("generator=nope"), ("generator='nope'", "dp_merf, score_ssm")),
     "gen-corrupt-image": ("fedkd-gen", on_folder(gen_args(IMAGES), "bad", corrupt=True),
                           ("bad.png is not a readable image", "delete or replace")),
+    "gen-missing-dataset-root": ("fedkd-gen", gen_args(IMAGES, "dataset.root=/no/such/faces"),
+                                 ("dataset.root='/no/such/faces' is not a folder",
+                                  "point it to root/<identity>/<image> files")),
     "gen-output-is-a-file": ("fedkd-gen", gen_args("output.root={i.root}/afile/x"), ("is a file, not a folder",)),
     "gen-resume-of-a-sim-run": ("fedkd-gen", lambda i: [f"resume={i.run_dir('r.incomplete', sim_resume(i))}"],
                                 ("is a fedkd-sim run", "continue it with: fedkd-sim resume=")),
@@ -228,6 +232,19 @@ def test_a_full_disk_is_one_line_and_the_run_is_kept_as_failed(command, args, wr
     assert code == 2 and lines[-1] == (f"error: {tmp_path}/out/some.file: No space left on device; free space on "
                                        "that disk (or point output.root / data_cache elsewhere), then run again")
     assert [p.suffix for p in inputs.out.iterdir()] == [".failed"] and leftovers(inputs) == []
+
+
+def test_a_user_error_during_the_run_is_one_line_and_a_failure_record(tmp_path, monkeypatch, capsys):
+    inputs = Inputs(tmp_path)
+    code, lines = invoke("fedkd-gen", gen_args("gen_privacy=dp", "gen_privacy.accountant=rdp",
+                                               "gen_privacy.target_epsilon=0.5", "gen_privacy.noise_multiplier=0.5"
+                                               )(inputs), monkeypatch, capsys)
+    assert code == 2 and lines[-1] == (
+        "error: gen_privacy.noise_multiplier=0.5 spends gen_privacy.target_epsilon=0.5 in one step; raise the noise "
+        "multiplier (or set it to null) or the target")
+    (failed,) = inputs.out.iterdir()
+    assert failed.name.endswith(".failed") and (failed / "config.yaml").is_file()
+    assert (failed / "error.txt").read_text().startswith("UserError: gen_privacy.noise_multiplier=0.5 spends")
 
 
 def test_a_partition_file_that_is_damaged_or_another_clients_is_refused(tmp_path, capsys):

@@ -1,5 +1,6 @@
 """Flower's Deployment Engine on loopback: a TLS SuperLink and 3 SuperNodes run 2 rounds of FedCKD, each node
-on its own partition file, with client state kept between rounds, and no process is left behind."""
+on its own partition file, with client state kept between rounds; one SuperNode is killed after round 1 and
+the run completes with the others; no process is left behind."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,13 +37,36 @@ def free_port() -> int:
         return 20000 + sock.getsockname()[1] % 20000
 
 
+def _train_rows(results: Path) -> list[dict]:
+    rows = []
+    for path in results.glob("*/clients.csv"):
+        with open(path) as fh:
+            rows += [r for r in csv.DictReader(fh) if r["phase"] == "train"]
+    return rows
+
+
+def kill_after_round_1(results: Path, victim: str, killed: dict) -> Callable[[LocalCluster], None]:
+    """Once all three SuperNodes have trained in round 1, SIGKILL `victim` and its ClientApps."""
+    def watch(cluster: LocalCluster) -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if len([r for r in _train_rows(results) if r["round"] == "1"]) == 3:
+                cluster.kill(victim)
+                killed["victim"] = victim
+                return
+            time.sleep(0.3)
+
+    return lambda cluster: threading.Thread(target=watch, args=(cluster,), daemon=True).start()
+
+
 @pytest.mark.skipif(bool(MISSING), reason=f"Flower deployment binaries, openssl or ssh-keygen missing: {MISSING}")
-def test_tls_superlink_and_three_supernodes_run_two_rounds_of_fedckd(tmp_path):
+def test_tls_superlink_and_three_supernodes_run_fedckd_and_survive_a_killed_supernode(tmp_path):
     layout = Layout(tmp_path / "deploy", num_supernodes=3, insecure=False, port=free_port())
-    results = tmp_path / "results"
+    results, killed = tmp_path / "results", {}
     code = deploy(["dataset=digits", "lowres=none", "num_rounds=2", "strategy=fedckd", "train.local_epochs=1",
-                   f"output.root={results}"], layout, timeout=400)
-    assert code == 0
+                   "simulation.evaluate_every=2", "simulation.round_timeout=20", f"output.root={results}"],
+                  layout, timeout=400, on_started=kill_after_round_1(results, "supernode-2", killed))
+    assert code == 0 and killed == {"victim": "supernode-2"}
     assert processes_with_home(layout.root) == []  # SuperLink, SuperNodes and all their children are gone
     assert (layout.certs / "server.crt").is_file() and "root-certificates" in (
         layout.user_home / "config.toml").read_text()  # TLS on: certificates made and trusted by the CLI
@@ -48,18 +75,24 @@ def test_tls_superlink_and_three_supernodes_run_two_rounds_of_fedckd(tmp_path):
     assert "authentication is disabled" not in (layout.superlink_home / "superlink.log").read_text()
     (run,) = [p for p in results.iterdir() if p.is_dir()]
     assert not run.name.endswith((".incomplete", ".failed"))
-    with open(run / "clients.csv") as fh:
-        trained = [r for r in csv.DictReader(fh) if r["phase"] == "train"]
+    trained = _train_rows(results)
     by_round = {rnd: {r["partition_id"]: r for r in trained if r["round"] == rnd} for rnd in ("1", "2")}
-    assert set(by_round["1"]) == set(by_round["2"]) == {"0", "1", "2"}
-    assert len({r["node_id"] for r in by_round["1"].values()}) == 3
+    assert set(by_round["1"]) == {"0", "1", "2"} and len({r["node_id"] for r in by_round["1"].values()}) == 3
     for i in range(3):  # each node trained on exactly its own partition file
         own = torch.load(layout.partition_file(i), weights_only=True)
         assert own["partition_id"] == i
         assert int(by_round["1"][str(i)]["num_examples"]) == len(own["train_y"])
+    assert {p for p, r in by_round["2"].items() if r["status"] == "ok"} == {"0", "1"}  # the killed node is missing
+    for i in (0, 1):
         second = by_round["2"][str(i)]
         assert second["participations"] == "2"  # the node's state survived between rounds
         assert float(second["loss_kd_historical"]) > 0  # FedCKD's historical teacher came from that state
+    with open(run / "clients.csv") as fh:  # the killed node's train (and evaluate) instruction went unanswered
+        lost = {r["status"] for r in csv.DictReader(fh) if r["round"] == "2" and r["partition_id"] == "2"}
+    assert lost and lost <= {"straggler", "crashed"}
+    with open(run / "rounds.csv") as fh:
+        last = list(csv.DictReader(fh))[-1]
+    assert 1 <= int(last["clients_straggled"]) + int(last["clients_crashed"]) <= 2  # reported; the run went on
 
 
 def test_insecure_mode_is_explicit_and_bad_input_is_one_line(tmp_path, capsys):
@@ -76,7 +109,7 @@ def test_write_partitions_gives_each_host_its_file_and_the_server_its_data_shape
     main(["--write-partitions", str(tmp_path), "--supernodes", "2", "dataset=digits", "lowres=none"])
     printed = capsys.readouterr().out
     for i in range(2):
-        data, shape = read_partition(str(tmp_path / f"partition-{i}.pt"))
+        data, shape = read_partition(str(tmp_path / f"partition-{i}.pt"), i)
         assert data.partition_id == i and shape == (1, 8, 10)
         assert f"--node-config 'partition-id={i} num-partitions=2 data-file=" in printed
     assert "data-shape='1,8,10'" in printed

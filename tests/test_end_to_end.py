@@ -33,7 +33,8 @@ def _simulate(tmp_path, *overrides: str) -> tuple[object, list[dict]]:
 
 
 def test_digits_fedavg_learns(tmp_path):
-    run, rounds = _simulate(tmp_path, "dataset=digits", "lowres=none", "partition=iid", "num_rounds=3")
+    run, rounds = _simulate(tmp_path, "dataset=digits", "lowres=none", "partition=iid", "num_rounds=3",
+                            "simulation.backend=inprocess")  # Ray: the last test of this file
     assert [int(r["round"]) for r in rounds] == [1, 2, 3]
     assert float(rounds[-1]["global_accuracy"]) > 0.5  # chance is 0.1
     with open(run / "clients.csv") as fh:
@@ -50,7 +51,7 @@ def test_digits_fedavg_learns(tmp_path):
 def test_faces_lowres_above_chance(tmp_path):
     _, rounds = _simulate(
         tmp_path, "dataset.num_identities=20", "dataset.images_per_identity=40", "dataset.num_families=5",
-        "dataset.resolution=32", "partition=iid", "num_rounds=6",
+        "dataset.resolution=32", "partition=iid", "num_rounds=6", "simulation.backend=inprocess",
     )
     assert float(rounds[-1]["global_accuracy"]) > 3 * (1 / 20)  # 0.30 when measured; chance is 0.05
 

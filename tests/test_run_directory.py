@@ -1,10 +1,8 @@
 """The run directory every command writes: `.incomplete` while running, renamed when finished, kept as
-`.failed` with error.txt when the run raises; and the command skeleton's one-line errors."""
+`.failed` with error.txt when the run raises (the commands' errors: tests/test_bad_input_battery.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass, field
 
 import pytest
@@ -63,32 +61,3 @@ def test_a_strict_csv_refuses_a_row_key_without_a_column(tmp_path):
         log.append([{"round": 2, "loss_ce": 0.4, "loss_new": 1.0}])
     run.finish({}, "")
     assert (run.path / "clients.csv").read_text().splitlines() == ["round,loss_ce", "1,0.5"]
-
-
-GEN = ["dataset=digits", "data.max_train=64", "generator.network.width=8", "generator.noise.num_levels=2",
-       "generator.train.epochs=1", "generator.train.progress=false", "evaluation.num_samples=20"]
-
-
-def _gen(tmp_path, *overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from fedkd.commands.gen import main; main()", *GEN, *overrides,
-                           f"output.root={tmp_path}"], capture_output=True, text=True, timeout=180)
-
-
-def test_a_user_error_before_the_run_leaves_no_directory(tmp_path):
-    proc = _gen(tmp_path, "dataset=imagefolder", "dataset.root=/no/such/faces")
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        "error: dataset.root='/no/such/faces' is not a folder; point it to root/<identity>/<image> files"]
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_user_error_during_the_run_is_one_line_and_a_failure_record(tmp_path):
-    proc = _gen(tmp_path, "gen_privacy=dp", "gen_privacy.accountant=rdp", "gen_privacy.target_epsilon=0.5",
-                "gen_privacy.noise_multiplier=0.5")
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        "error: gen_privacy.noise_multiplier=0.5 spends gen_privacy.target_epsilon=0.5 in one step; raise the noise "
-        "multiplier (or set it to null) or the target"]
-    (failed,) = tmp_path.iterdir()
-    assert failed.name.endswith(".failed") and (failed / "config.yaml").is_file()
-    assert (failed / "error.txt").read_text().startswith("UserError: gen_privacy.noise_multiplier=0.5 spends")

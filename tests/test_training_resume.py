@@ -119,11 +119,12 @@ def test_a_rerun_sweep_skips_finished_jobs_and_resumes_an_interrupted_one(tmp_pa
     from tests.test_gen_experiment import MERF
 
     sweep = tmp_path / "sweep"
-    command = [sys.executable, "-c", "from fedkd.commands.gen import main; main()", "-m", *MERF,
-               f"hydra.sweep.dir={sweep}", f"output.root={tmp_path}"]
-    subprocess.run([*command, "seed=0,1"], check=True, capture_output=True, timeout=300)
-    first = sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.isdigit())
-    rerun = subprocess.run([*command, "seed=0,1,2"], capture_output=True, text=True, timeout=300)
+    for seed in (0, 1):  # two jobs of an earlier sweep that finished (run in-process to save a launcher start)
+        run_generation(load_generation([*MERF, f"output.root={tmp_path}", f"seed={seed}"]), sweep)
+    first = sorted(p.name for p in sweep.iterdir())
+    rerun = subprocess.run([sys.executable, "-c", "from fedkd.commands.gen import main; main()", "-m", *MERF,
+                            f"hydra.sweep.dir={sweep}", f"output.root={tmp_path}", "seed=0,1,2"],
+                           capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert rerun.stderr.count("already finished") == 2
     finished = sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.isdigit())

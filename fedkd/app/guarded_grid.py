@@ -26,6 +26,7 @@ from fedkd.app.simulation_settings import SimulationSettings
 from fedkd.protocol.instructions import SERVER_ROUND
 
 REJECTED, ERROR, SKIPPED = "rejected", "error", "skipped"  # further statuses besides those of failures.py
+LOST = (ErrorCode.NODE_UNAVAILABLE, ErrorCode.MESSAGE_UNAVAILABLE, ErrorCode.REPLY_MESSAGE_UNAVAILABLE)
 CLIENT_ERRORS = "client_errors"
 
 
@@ -84,6 +85,9 @@ class GuardedGrid(OrderedGrid):
                  server_round: int) -> Message | None:
         node = reply.metadata.src_node_id
         partition = self.partition_of.get(node, -1)
+        if reply.has_error() and reply.error.code in LOST:  # the SuperLink gave the node up: a crash, not a bug
+            self._note(node, phase, server_round, CRASHED, f"node lost: {reply.error.reason}")
+            return None
         if reply.has_error():
             return self._client_error(reply, phase, server_round, partition)
         if fate == STRAGGLER:

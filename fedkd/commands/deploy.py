@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fedkd.app.experiment_config import FederatedConfig, load_federated
@@ -76,8 +77,10 @@ def write_partitions(overrides: list[str], num_supernodes: int, folder: Path) ->
     print(f"flwr run: --run-config \"{OVERRIDES}='{' '.join(overrides)}' {DATA_SHAPE}='{shape}'\"")
 
 
-def deploy(overrides: list[str], layout: Layout, timeout: float) -> int:
-    """Run one experiment on a fresh local deployment; returns `flwr run`'s exit code."""
+def deploy(overrides: list[str], layout: Layout, timeout: float,
+           on_started: Callable[[LocalCluster], None] | None = None) -> int:
+    """Run one experiment on a fresh local deployment; returns `flwr run`'s exit code. `on_started` sees the
+    cluster once its SuperNodes are up (a test kills one mid-run through it)."""
     overrides, config = federation_config(overrides, layout.num_supernodes)
     if layout.insecure:
         print("warning: --insecure: SuperLink and SuperNodes talk in plain text, without TLS", file=sys.stderr)
@@ -91,6 +94,8 @@ def deploy(overrides: list[str], layout: Layout, timeout: float) -> int:
         if layout.uses_auth:
             cluster.register_supernodes()
         cluster.start_supernodes(base_port=layout.port + 100)
+        if on_started is not None:
+            on_started(cluster)
         run_config = (f"{OVERRIDES}={shlex.quote(' '.join(overrides))} {OUTPUT_ROOT}='{expand(config.output.root)}' "
                       f"{DATA_SHAPE}='{shape}'")
         command = [str(cluster.bin_dir / "flwr"), "run", str(PROJECT_ROOT), CONNECTION, "--stream",

@@ -131,6 +131,11 @@ class LocalCluster:
             if done.returncode != 0:
                 raise UserError(f"registering SuperNode {i} failed: {done.stdout.strip().splitlines()[-1:]}")
 
+    def kill(self, name: str) -> None:
+        """SIGKILL process `name` and its children at once, as a lost machine would stop them."""
+        _signal_group(self.processes[name], signal.SIGKILL)
+        self.processes[name].wait()
+
     def running(self) -> list[str]:
         return [name for name, p in self.processes.items() if p.poll() is None]
 
