@@ -31,7 +31,7 @@ stop-superlink:
 
 test: setup  ## ruff + the whole test suite
 	@$(VENV)/bin/ruff check .
-	@$(VENV)/bin/python -m pytest -q
+	@$(VENV)/bin/python -m pytest -q --durations=30
 
 lint: setup
 	@$(VENV)/bin/ruff check .

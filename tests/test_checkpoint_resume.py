@@ -169,3 +169,36 @@ def test_the_client_level_accountant_survives_a_checkpoint_round_trip():
     copy = pickle.loads(pickle.dumps(original))
     assert copy.epsilon() == original.epsilon() > 0
     assert copy.record_round(4) == original.record_round(4)
+
+
+@pytest.mark.slow
+@pytest.mark.on_demand
+def test_a_ray_run_stopped_by_sigterm_resumes_under_ray_to_the_in_process_metrics(tmp_path):
+    """Under Ray each client writes its own state file; SIGTERM after round 1's checkpoint, `fedkd-sim resume=`
+    under Ray, and every metric equals an uninterrupted in-process run's (about 70 s: left out of the default
+    run, `pytest -m on_demand`)."""
+    overrides = [*(o for o in TINY if not o.startswith("simulation.backend")), "simulation.fraction_train=0.67",
+                 "simulation.backend=ray"]
+    whole = run_in_process(load_federated([*overrides, "simulation.backend=inprocess"]), tmp_path / "whole")
+    sim = str(Path(sys.executable).parent / "fedkd-sim")
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sim, *overrides, f"output.root={tmp_path / 'ray'}"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def checkpointed() -> bool:
+            runs = list((tmp_path / "ray").glob("*.incomplete"))
+            return bool(runs) and bool(checkpoint_files(checkpoints_dir(runs[0])))
+        _wait_for(checkpointed, process, seconds=240)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=240)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err[-2000:]
+    [stopped] = (tmp_path / "ray").iterdir()
+    resume = subprocess.run([sim, f"resume={stopped}"], env=env, capture_output=True, text=True, timeout=400)
+    assert resume.returncode == 0, resume.stderr[-2000:]
+    resumed = stopped.with_name(stopped.name.removesuffix(".incomplete"))
+    for name in ("rounds.csv", "clients.csv"):
+        assert ([{k: v for k, v in r.items() if k != "node_id"} for r in _rows(resumed, name)]
+                == [{k: v for k, v in r.items() if k != "node_id"} for r in _rows(whole, name)]), name

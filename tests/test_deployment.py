@@ -124,14 +124,17 @@ def test_bad_data_shape_is_one_clear_error(text):
 
 
 def test_ray_address_points_the_simulation_at_a_running_ray_cluster(monkeypatch):
-    """simulation.ray_address reaches ray.init (through Flower's backend config); unset, Ray starts its own."""
+    """simulation.ray_address reaches ray.init (fedkd starts Ray, then Flower's backend reuses it); unset, Ray
+    starts its own."""
     import flwr.simulation
 
+    from fedkd.app import simulation
     from fedkd.app.experiment_config import load_federated
     from fedkd.app.simulation import run_in_simulation
 
     seen = []
-    monkeypatch.setattr(flwr.simulation, "run_simulation", lambda **kw: seen.append(kw["backend_config"]["init_args"]))
+    monkeypatch.setattr(simulation, "_init_ray", seen.append)
+    monkeypatch.setattr(flwr.simulation, "run_simulation", lambda **kw: None)
     for address in ("127.0.0.1:6379", None):
         extra = [f"simulation.ray_address={address}"] if address else []
         config = load_federated(["dataset=digits", "lowres=none", "simulation.num_clients=3", *extra])

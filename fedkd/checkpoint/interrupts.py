@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -50,6 +50,17 @@ class Interrupted(UserError):
                          f"resume={run_path}")
 
 
+_ACTIVE_HANDLER: list[Callable[[int, FrameType | None], None]] = []
+
+
+def reinstall_handlers() -> None:
+    """Put the run's handlers back after a library replaced them (`ray.init` installs its own SIGTERM handler,
+    which would stop the driver without a checkpoint); a no-op outside a run or the main thread."""
+    if _ACTIVE_HANDLER and threading.current_thread() is threading.main_thread():
+        for s in _SIGNALS:
+            signal.signal(s, _ACTIVE_HANDLER[-1])
+
+
 @contextmanager
 def stop_on_signals() -> Iterator[StopRequest]:
     """Install the handlers for the duration of a run (a no-op outside the main thread)."""
@@ -68,9 +79,11 @@ def stop_on_signals() -> Iterator[StopRequest]:
     STOP.clear()
     for s in _SIGNALS:
         signal.signal(s, handler)
+    _ACTIVE_HANDLER.append(handler)
     try:
         yield STOP
     finally:
+        _ACTIVE_HANDLER.remove(handler)
         for s, old in previous.items():
             signal.signal(s, old)
         STOP.clear()
