@@ -111,5 +111,5 @@ def latest_checkpoint(run_path: Path, settings: Any) -> ServerCheckpoint:
     files = checkpoint_files(checkpoints_dir(run_path))
     if not files:
         raise UserError(f"resume={run_path} has no checkpoint yet (it stopped before round "
-                        f"{getattr(getattr(settings, 'checkpoint', None), 'every', 1)} ended); start it again")
+                        f"{settings.checkpoint.every} ended); start it again")
     return read_checkpoint(files[-1][1], fingerprint(settings))
