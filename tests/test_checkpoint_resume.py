@@ -5,6 +5,7 @@ The kill -9 case starts a real `fedkd-sim` subprocess (about 25 s with its resum
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import signal
@@ -199,6 +200,56 @@ def test_a_ray_run_stopped_by_sigterm_resumes_under_ray_to_the_in_process_metric
     resume = subprocess.run([sim, f"resume={stopped}"], env=env, capture_output=True, text=True, timeout=400)
     assert resume.returncode == 0, resume.stderr[-2000:]
     resumed = stopped.with_name(stopped.name.removesuffix(".incomplete"))
+    for name in ("rounds.csv", "clients.csv"):
+        assert ([{k: v for k, v in r.items() if k != "node_id"} for r in _rows(resumed, name)]
+                == [{k: v for k, v in r.items() if k != "node_id"} for r in _rows(whole, name)]), name
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc): Ray's raylet, GCS and workers outlive a killed driver."""
+    found, queue = [], [pid]
+    while queue:
+        parent = queue.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            queue += children
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.on_demand
+def test_kill_9_of_a_ray_run_mid_round_then_resume_under_ray_matches_an_in_process_run(tmp_path):
+    """kill -9 of a Ray `fedkd-sim` while round 2 is half done; Ray's own processes are killed by PID after
+    it; `fedkd-sim resume=` under Ray ends with the in-process run's metrics (about 70 s, `pytest -m on_demand`)."""
+    overrides = [*(o for o in TINY if not o.startswith("simulation.backend")), "simulation.backend=ray"]
+    whole = run_in_process(load_federated([*overrides, "simulation.backend=inprocess"]), tmp_path / "whole")
+    sim = str(Path(sys.executable).parent / "fedkd-sim")
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sim, *overrides, f"output.root={tmp_path / 'ray'}"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ray_processes: list[int] = []
+    try:
+        def half_way() -> bool:
+            runs = list((tmp_path / "ray").glob("*.incomplete"))
+            return bool(runs) and any(state_file(clients_dir(checkpoints_dir(runs[0])), p, 2).exists()
+                                      for p in range(3))
+        _wait_for(half_way, process, seconds=240)
+        ray_processes = _descendants(process.pid)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        for pid in [process.pid, *ray_processes]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    [killed] = (tmp_path / "ray").iterdir()
+    assert [r for r, _ in checkpoint_files(checkpoints_dir(killed))] == [1]
+    resume = subprocess.run([sim, f"resume={killed}"], env=env, capture_output=True, text=True, timeout=400)
+    assert resume.returncode == 0, resume.stderr[-2000:]
+    resumed = killed.with_name(killed.name.removesuffix(".incomplete"))
     for name in ("rounds.csv", "clients.csv"):
         assert ([{k: v for k, v in r.items() if k != "node_id"} for r in _rows(resumed, name)]
                 == [{k: v for k, v in r.items() if k != "node_id"} for r in _rows(whole, name)]), name

@@ -9,7 +9,8 @@ import csv
 import numpy as np
 import pytest
 import torch
-from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, Error, Message, MetricRecord, RecordDict
+from flwr.common.constant import ErrorCode
 from flwr.serverapp.strategy import FedAvg
 from flwr.supercore.task_identity import TaskIdentity
 
@@ -158,3 +159,18 @@ def test_the_partition_query_is_answered(identity):
     query = Message(content=RecordDict({QUERY_PARTITION: ConfigRecord()}), dst_node_id=5, message_type="query")
     reply = partition_query_reply(query, 7)
     assert reply.content.config_records[QUERY_PARTITION][PARTITION_ID] == 7
+
+
+def test_an_error_the_superlink_writes_for_a_lost_node_counts_for_that_node():
+    """Flower's SuperLink answers for a node that stopped its heartbeats, from its own node id: the reply must
+    be matched to the lost node through the instruction it replies to, and count as a crash."""
+    from fedkd.app.guarded_grid import LOST
+    from fedkd.app.ordered_grid import ReplyOrigins
+
+    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 1
+    instruction = Message(RecordDict(), dst_node_id=7, message_type="train")
+    instruction.metadata.__dict__["_message_id"] = "m7"  # as pushing sets it
+    lost = Message(Error(ErrorCode.NODE_UNAVAILABLE, "no heartbeat"), reply_to=instruction)
+    lost.metadata.__dict__["_src_node_id"] = 1  # SUPERLINK_NODE_ID, as Flower writes it
+    assert lost.metadata.src_node_id == 1
+    assert ReplyOrigins([instruction]).node_of(lost) == 7 and lost.error.code in LOST

@@ -20,7 +20,7 @@ from flwr.app import Error, Message
 from flwr.common.constant import ErrorCode
 
 from fedkd.app.failures import CORRUPT, CRASHED, OK, STRAGGLER, FailureInjector
-from fedkd.app.ordered_grid import OrderedGrid
+from fedkd.app.ordered_grid import OrderedGrid, ReplyOrigins
 from fedkd.app.reply_checks import update_problem
 from fedkd.app.simulation_settings import SimulationSettings
 from fedkd.protocol.instructions import SERVER_ROUND
@@ -66,9 +66,11 @@ class GuardedGrid(OrderedGrid):
         if phase == "train":
             self.executed |= {self.partition_of[m.metadata.dst_node_id] for m in delivered}
         raw = list(super().send_and_receive(delivered, timeout=self.simulation.round_timeout))
-        answered = {r.metadata.src_node_id for r in raw}
-        replies = [self._checked(r, sent[r.metadata.src_node_id], fates.get(r.metadata.src_node_id, OK), phase,
-                                 server_round) for r in raw]
+        origins = ReplyOrigins(delivered)
+        nodes = [origins.node_of(r) for r in raw]
+        answered = set(nodes)
+        replies = [self._checked(r, node, sent[node], fates.get(node, OK), phase, server_round)
+                   for r, node in zip(raw, nodes, strict=True)]
         for m in delivered:
             if m.metadata.dst_node_id not in answered:
                 self._note(m.metadata.dst_node_id, phase, server_round, STRAGGLER,
@@ -81,15 +83,14 @@ class GuardedGrid(OrderedGrid):
             return OK
         return self.injector.fate(server_round, self.partition_of[msg.metadata.dst_node_id])
 
-    def _checked(self, reply: Message, instruction: Message, fate: str, phase: str,
+    def _checked(self, reply: Message, node: int, instruction: Message, fate: str, phase: str,
                  server_round: int) -> Message | None:
-        node = reply.metadata.src_node_id
         partition = self.partition_of.get(node, -1)
         if reply.has_error() and reply.error.code in LOST:  # the SuperLink gave the node up: a crash, not a bug
             self._note(node, phase, server_round, CRASHED, f"node lost: {reply.error.reason}")
             return None
         if reply.has_error():
-            return self._client_error(reply, phase, server_round, partition)
+            return self._client_error(reply, node, phase, server_round, partition)
         if fate == STRAGGLER:
             self._note(node, phase, server_round, STRAGGLER, "injected: replied after the round's timeout")
             return None
@@ -103,11 +104,11 @@ class GuardedGrid(OrderedGrid):
         self._note(node, phase, server_round, REJECTED, problem)
         return Message(Error(ErrorCode.UNKNOWN, f"rejected update: {problem}"), reply_to=instruction)
 
-    def _client_error(self, reply: Message, phase: str, server_round: int, partition: int) -> Message:
+    def _client_error(self, reply: Message, node: int, phase: str, server_round: int, partition: int) -> Message:
         self.errors_dir.mkdir(parents=True, exist_ok=True)
         path = self.errors_dir / f"round-{server_round:04d}-{phase}-p{partition}.txt"
         path.write_text(f"{reply.error.reason}\n")
-        self._note(reply.metadata.src_node_id, phase, server_round, ERROR,
+        self._note(node, phase, server_round, ERROR,
                    f"the ClientApp raised; see {CLIENT_ERRORS}/{path.name}")
         if self.simulation.on_client_error == "fail":
             raise ClientFailure(f"client {partition} raised in round {server_round} ({phase}); its traceback is in "

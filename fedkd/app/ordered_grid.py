@@ -84,5 +84,22 @@ class OrderedGrid(Grid):
         return self.inner.pull_messages(message_ids)
 
     def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
+        messages = list(messages)
         replies = list(self.inner.send_and_receive(messages, timeout=timeout))
-        return sorted(replies, key=lambda m: self._order(m.metadata.src_node_id))
+        origins = ReplyOrigins(messages)
+        return sorted(replies, key=lambda m: self._order(origins.node_of(m)))
+
+
+class ReplyOrigins:
+    """Which node each reply answers for. Its sender, when that is a node the instructions went to; else (an
+    error the SuperLink writes, from its own id, in place of a lost node's reply) the node of the instruction
+    it replies to (pushing the instructions set their ids)."""
+
+    def __init__(self, instructions: Iterable[Message]) -> None:
+        instructions = list(instructions)
+        self.nodes = {m.metadata.dst_node_id for m in instructions}
+        self.by_id = {m.metadata.message_id: m.metadata.dst_node_id for m in instructions if m.metadata.message_id}
+
+    def node_of(self, reply: Message) -> int:
+        sender = reply.metadata.src_node_id
+        return sender if sender in self.nodes else self.by_id.get(reply.metadata.reply_to_message_id, sender)
