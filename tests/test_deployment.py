@@ -101,7 +101,7 @@ def test_tls_superlink_and_three_supernodes_run_two_rounds_of_fedckd(tmp_path):
 @pytest.mark.on_demand
 @pytest.mark.skipif(bool(MISSING), reason=f"Flower deployment binaries, openssl or ssh-keygen missing: {MISSING}")
 def test_a_supernode_killed_after_round_1_leaves_a_run_that_completes_with_the_others(tmp_path):
-    """About 3 min (two 40 s waits for the dead node): `pytest -m on_demand`."""
+    """About 2 min (two 40 s waits for the dead node): `pytest -m on_demand`."""
     killed: dict[str, str] = {}
     _, run, by_round = _deployed_run(tmp_path, ["simulation.round_timeout=40"],
                                      kill_after_round_1(tmp_path / "results", "supernode-2", killed))
