@@ -4,6 +4,7 @@ with its stage checkpoints installed and SIGINT/SIGTERM turned into a checkpoint
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ def write_checkpointed_run(settings: Any, command: str, work: Work, root: Path |
             if existing is None:
                 write_resume_file(run.path, command, task_overrides(), settings)
             checkpoints = TrainingCheckpoints(run.path, fingerprint(settings), settings.checkpoint.every, command)
-        with stop_on_signals(), active(checkpoints):
+        # without checkpoints there is nothing to stop at an epoch's end for: Ctrl-C stops at once
+        stopping = stop_on_signals() if checkpoints else contextlib.nullcontext()
+        with stopping, active(checkpoints):
             summary, table = work(run)
         shutil.rmtree(run.path / CHECKPOINTS, ignore_errors=True)  # finished: nothing is left to resume
         return ({**summary, "checkpoint_bytes": checkpoints.summary()} if checkpoints else dict(summary)), table

@@ -113,7 +113,7 @@ def _sweep_root() -> Path | None:
 
 def _job_of_sweep(settings: T, sweep_root: Path | None) -> tuple[T, Path | None]:
     """A sweep job's settings (resuming its interrupted run) and the directory it already finished in."""
-    if sweep_root is None or getattr(settings, "resume", None):
+    if sweep_root is None or settings.resume:  # every experiment schema has `resume`
         return settings, None
     from fedkd.checkpoint.sweep_jobs import sweep_job
 
