@@ -48,7 +48,6 @@ class ServerCheckpoint:
     client_rounds: dict[int, int] = field(default_factory=dict)  # partition → round of its state file
 
 
-
 def checkpoint_path(directory: Path, server_round: int) -> Path:
     return directory / f"round-{server_round:06d}.ckpt"
 
