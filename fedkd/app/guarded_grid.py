@@ -7,11 +7,13 @@ instruction, a straggler's reply is dropped, a corrupt one is spoilt; (2) turns 
 ClientApp that raised in `client_errors/` and fails the run unless `simulation.on_client_error=tolerate`;
 (4) below `failures.min_replies` valid train replies, skips the round's aggregation or fails the run. Every
 reply that did not count is recorded as an outcome (round, phase, partition, status, reason) for
-rounds.csv and clients.csv.
+rounds.csv and clients.csv. `simulation.round_timeout` bounds the whole exchange, the upload of a deployed
+reply included (`bounded_pulls.py`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 from flwr.app import Error, Message
 from flwr.common.constant import ErrorCode
 
+from fedkd.app.bounded_pulls import object_pulls_until
 from fedkd.app.failures import CORRUPT, CRASHED, OK, STRAGGLER, FailureInjector
 from fedkd.app.ordered_grid import OrderedGrid, ReplyOrigins
 from fedkd.app.reply_checks import update_problem
@@ -65,7 +68,9 @@ class GuardedGrid(OrderedGrid):
         delivered = [m for m in messages if fates[m.metadata.dst_node_id] != CRASHED]
         if phase == "train":
             self.executed |= {self.partition_of[m.metadata.dst_node_id] for m in delivered}
-        raw = list(super().send_and_receive(delivered, timeout=self.simulation.round_timeout))
+        timeout = self.simulation.round_timeout
+        with object_pulls_until(time.monotonic() + timeout):
+            raw = list(super().send_and_receive(delivered, timeout=timeout))
         origins = ReplyOrigins(delivered)
         nodes = [origins.node_of(r) for r in raw]
         answered = set(nodes)

@@ -1,0 +1,35 @@
+"""Make `simulation.round_timeout` bound a deployed round even when a SuperNode dies while uploading its reply.
+
+Flower 1.41's deployed grid (`HttpGrid.pull_messages`) fetches a reply's objects with `pull_objects`, which
+retries an object that is registered but not yet uploaded for up to `PULL_MAX_TIME` (2 h) or 500 tries. A
+SuperNode killed between storing its reply and uploading the reply's objects leaves exactly that: the pull
+waits until the SuperLink drops the node's object-push session (`OBJECT_PUSH_SESSION_TTL_SECONDS`, 180 s of
+silence), far past the round's timeout, because the timeout is only checked between pulls. Within
+`object_pulls_until(deadline)` every such pull gives up at the deadline (plus at most one backoff step, 10 s);
+Flower then returns its MESSAGE_UNAVAILABLE error reply, which the guarded grid counts as a crashed client.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flwr.superlink.grid import http_grid
+
+
+@contextmanager
+def object_pulls_until(deadline: float) -> Iterator[None]:
+    """While inside, Flower's deployed grid stops retrying reply objects at `deadline` (`time.monotonic()`)."""
+    unbounded = http_grid.pull_objects
+
+    def bounded(*args: Any, **kwargs: Any) -> dict[str, bytes]:
+        kwargs["max_time"] = max(deadline - time.monotonic(), 0.0)  # 0: one try per object, no retries
+        return unbounded(*args, **kwargs)
+
+    http_grid.pull_objects = bounded
+    try:
+        yield
+    finally:
+        http_grid.pull_objects = unbounded
