@@ -174,3 +174,40 @@ def test_an_error_the_superlink_writes_for_a_lost_node_counts_for_that_node():
     lost.metadata.__dict__["_src_node_id"] = 1  # SUPERLINK_NODE_ID, as Flower writes it
     assert lost.metadata.src_node_id == 1
     assert ReplyOrigins([instruction]).node_of(lost) == 7 and lost.error.code in LOST
+
+
+class _ShrinkingFederation(_FakeGrid):
+    """The federation after SuperNodes were lost: only `alive` nodes stay connected."""
+
+    def __init__(self, alive: list[int]) -> None:
+        super().__init__({})
+        self.alive, self.asked = alive, 0
+
+    def get_node_ids(self):
+        self.asked += 1
+        assert self.asked <= 3, "the strategy keeps waiting for more nodes"
+        return self.alive
+
+
+def test_a_lost_supernode_does_not_stall_the_next_round(tmp_path, identity):
+    """Flower's strategies wait without end for `min_available_nodes`; it is min_clients, not num_clients, so a
+    federation of 3 that lost one node still samples the other two."""
+    from fedkd.app.strategy_factory import build_strategy
+
+    strategy = build_strategy(load_federated([*TINY, "simulation.num_clients=3", "simulation.min_clients=2"]))
+    grid = GuardedGrid(_ShrinkingFederation([11, 12]), SimulationSettings(num_clients=3), 0, tmp_path)
+    arrays = ArrayRecord({"w": torch.zeros(2)})
+    messages = list(strategy.configure_evaluate(1, arrays, ConfigRecord(), grid))
+    assert sorted(m.metadata.dst_node_id for m in messages) == [11, 12]
+
+
+def test_fewer_connected_nodes_than_min_clients_fail_the_run_after_the_round_timeout(tmp_path, monkeypatch):
+    from fedkd.app import guarded_grid
+
+    clock = iter([0.0, 5.0, 11.0])
+    monkeypatch.setattr(guarded_grid.time, "monotonic", lambda: next(clock))
+    grid = GuardedGrid(_ShrinkingFederation([11]), SimulationSettings(num_clients=3, round_timeout=10), 0, tmp_path)
+    assert list(grid.get_node_ids()) == [11] and list(grid.get_node_ids()) == [11]  # 0 s and 5 s: still waiting
+    with pytest.raises(ClientFailure, match=r"only 1 of 3 SuperNodes connected for simulation\.round_timeout=10 s, "
+                                            r"fewer than simulation\.min_clients=2"):
+        grid.get_node_ids()

@@ -45,6 +45,7 @@ class GuardedGrid(OrderedGrid):
         self.errors_dir = run_path / CLIENT_ERRORS
         self.outcomes: list[dict[str, Any]] = []    # this round's replies that did not count
         self.executed: set[int] = set()             # partitions that ran this round's train instruction
+        self.short_since: float | None = None       # when fewer than min_clients nodes were first connected
 
     def start_round(self) -> None:
         self.outcomes, self.executed = [], set()
@@ -52,6 +53,22 @@ class GuardedGrid(OrderedGrid):
     def _note(self, node: int, phase: str, server_round: int, status: str, reason: str) -> None:
         self.outcomes.append({"round": server_round, "phase": phase, "node_id": node,
                               "partition_id": self.partition_of.get(node, -1), "status": status, "reason": reason})
+
+    def get_node_ids(self) -> Iterable[int]:
+        """The connected nodes. Flower's strategies wait without end for `min_clients` of them; after
+        `round_timeout` s with fewer (SuperNodes lost in a deployment) the run fails with a clear line."""
+        nodes = list(super().get_node_ids())
+        sim = self.simulation
+        if len(nodes) >= sim.min_clients:
+            self.short_since = None
+        elif self.short_since is None:
+            self.short_since = time.monotonic()
+        elif time.monotonic() - self.short_since > sim.round_timeout:
+            raise ClientFailure(f"only {len(nodes)} of {sim.num_clients} SuperNodes connected for "
+                                f"simulation.round_timeout={sim.round_timeout:g} s, fewer than "
+                                f"simulation.min_clients={sim.min_clients}; restart the lost SuperNodes or lower "
+                                "simulation.min_clients")
+        return nodes
 
     def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
         messages = list(messages)

@@ -1,5 +1,6 @@
 """Build the server strategy of the configured method: its Flower class from the method's registry entry,
-sampling from exactly `simulation.num_clients` nodes, inside Flower's DP wrapper under client-level DP."""
+sampling from the nodes connected each round (all `simulation.num_clients` unless some were lost; a round
+needs `simulation.min_clients`), inside Flower's DP wrapper under client-level DP."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def build_strategy(config: FederatedConfig) -> Strategy:
         fraction_evaluate=sim.fraction_evaluate,
         min_train_nodes=sim.min_clients,
         min_evaluate_nodes=sim.min_clients if sim.fraction_evaluate > 0 else 0,
-        min_available_nodes=sim.num_clients,
+        min_available_nodes=sim.min_clients,  # a lost SuperNode must not stall sampling
         train_metrics_aggr_fn=weighted_mean_metrics,
         evaluate_metrics_aggr_fn=weighted_mean_metrics,
         **options,
