@@ -81,7 +81,11 @@ def test_an_unfinished_upload_is_given_up_at_the_deadline(identity):
 
 
 class _GridWithADeadUploader:
-    """Nodes 11 and 12 answer; node 13's reply is stuck in upload, pulled the way Flower's deployed grid does."""
+    """Node 12 answers; node 13's reply is stuck in upload, pulled the way Flower's deployed grid does, so the
+    grid's pulling is held up to the deadline; node 11's reply arrived meanwhile and is left to be pulled."""
+
+    def __init__(self) -> None:
+        self.late: dict[str, Message] = {}
 
     def get_node_ids(self):
         return [11, 12, DEAD_NODE]
@@ -95,23 +99,31 @@ class _GridWithADeadUploader:
         replies = []
         for msg in messages:
             partition = msg.metadata.dst_node_id - 11
-            if msg.metadata.dst_node_id == DEAD_NODE and msg.metadata.message_type == "evaluate":
+            if msg.metadata.message_type == "query":
+                replies.append(partition_query_reply(msg, partition))
+            elif msg.metadata.dst_node_id == DEAD_NODE:
                 stuck = partition_query_reply(msg, partition)
                 stuck.metadata.__dict__["_message_id"] = stuck.object_id
                 replies += _deployed_grid(_RuntimeWithAnUnfinishedUpload(stuck)).pull_messages(
                     [msg.metadata.message_id])
+            elif msg.metadata.dst_node_id == 11:
+                self.late[msg.metadata.message_id] = partition_query_reply(msg, partition)
             else:
                 replies.append(partition_query_reply(msg, partition))
         return replies
 
+    def pull_messages(self, message_ids):
+        return [self.late.pop(i) for i in message_ids if i in self.late]
 
-def test_the_guarded_grid_counts_a_node_that_died_mid_upload_as_crashed(tmp_path, identity):
+
+def test_the_guarded_grid_counts_a_node_that_died_mid_upload_as_crashed_and_keeps_the_others(tmp_path, identity):
     grid = GuardedGrid(_GridWithADeadUploader(), SimulationSettings(round_timeout=0.5), 0, tmp_path)
     grid.discover()
     messages = [grid.create_message(RecordDict({"config": ConfigRecord({SERVER_ROUND: 3})}), "evaluate", node, "")
                 for node in grid.get_node_ids()]
     replies = list(grid.send_and_receive(messages))
-    assert len(replies) == 2 and not any(r.has_error() for r in replies)
+    assert [grid.partition_of[r.metadata.src_node_id] for r in replies] == [0, 1]  # the late reply counts too
+    assert not any(r.has_error() for r in replies)
     (lost,) = grid.outcomes
     assert (lost["partition_id"], lost["status"], lost["phase"]) == (2, "crashed", "evaluate")
     assert "objects are unavailable" in lost["reason"]

@@ -87,7 +87,8 @@ class GuardedGrid(OrderedGrid):
             self.executed |= {self.partition_of[m.metadata.dst_node_id] for m in delivered}
         timeout = self.simulation.round_timeout
         with object_pulls_until(time.monotonic() + timeout):
-            raw = list(super().send_and_receive(delivered, timeout=timeout))
+            raw = list(self.inner.send_and_receive(delivered, timeout=timeout))
+            raw = self.in_order(raw + self._waiting_at_deadline(delivered, raw), delivered)
         origins = ReplyOrigins(delivered)
         nodes = [origins.node_of(r) for r in raw]
         answered = set(nodes)
@@ -99,6 +100,14 @@ class GuardedGrid(OrderedGrid):
                            f"no reply within simulation.round_timeout={self.simulation.round_timeout:g} s")
         kept = [r for r in replies if r is not None]
         return self._enough(kept, phase, server_round)
+
+    def _waiting_at_deadline(self, delivered: list[Message], replies: list[Message]) -> list[Message]:
+        """One last pull, at the deadline, of replies still missing: while a deployed grid was stuck on one
+        node's unfinished upload until the deadline, the others' replies may have arrived unpulled."""
+        answered = {r.metadata.reply_to_message_id for r in replies}
+        waiting = [m.metadata.message_id for m in delivered
+                   if m.metadata.message_id and m.metadata.message_id not in answered]
+        return list(self.inner.pull_messages(waiting)) if waiting else []
 
     def _fate(self, phase: str, server_round: int, msg: Message) -> str:
         if phase != "train" or not self.simulation.failures.injects:

@@ -85,8 +85,11 @@ class OrderedGrid(Grid):
 
     def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
         messages = list(messages)
-        replies = list(self.inner.send_and_receive(messages, timeout=timeout))
-        origins = ReplyOrigins(messages)
+        return self.in_order(self.inner.send_and_receive(messages, timeout=timeout), messages)
+
+    def in_order(self, replies: Iterable[Message], instructions: list[Message]) -> list[Message]:
+        """`replies` to `instructions`, by partition id of the node each answers for."""
+        origins = ReplyOrigins(instructions)
         return sorted(replies, key=lambda m: self._order(origins.node_of(m)))
 
 
