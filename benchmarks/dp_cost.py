@@ -4,13 +4,11 @@ Usage: python benchmarks/dp_cost.py [--repeats 5] [--strategy fedavg] [--threads
 
 Same client data (client 0 of the configured federation), same model: the default student with GroupNorm
 (what DP runs train; BatchNorm has no per-sample gradients), also timed with its BatchNorm (the
-non-private default) for reference. DP-SGD is timed with each Opacus per-sample-gradient mode the
-project supports (hooks, functorch); the privacy budget is left unbounded (σ = 1) so every repeat takes
-all its steps. Opacus' ghost clipping (two backward passes, no per-sample gradients materialised) needs
-a per-sample loss vector, which the project's objectives do not expose; it is timed here on the
-cross-entropy update alone (the FedAvg objective), through Opacus' own fast-gradient-clipping classes.
-Each repeat times every variant once, in turn; the table gives the median seconds and the ratio of
-medians to the non-private GroupNorm update. One thread by default (a simulated client's share).
+non-private default) for reference. DP-SGD is timed in each per-sample clipping mode of
+fedkd/privacy/dp_step.py (hooks, functorch, ghost clipping), through the method's own objective; the privacy
+budget is left unbounded (σ = 1) so every repeat takes all its steps. Each repeat times every variant once,
+in turn; the table gives the median seconds and the ratio of medians to the non-private GroupNorm update.
+One thread by default (a simulated client's share).
 """
 
 from __future__ import annotations
@@ -22,46 +20,12 @@ from collections.abc import Callable
 
 import torch
 from flwr.app import RecordDict
-from opacus.grad_sample import GradSampleModuleFastGradientClipping
-from opacus.optimizers import DPOptimizerFastGradientClipping
-from opacus.utils.fast_gradient_clipping_utils import DPLossFastGradientClipping
-from torch import nn
 
 from fedkd.app.experiment_config import FederatedConfig, load_federated
 from fedkd.data.federated import data_shape, load_client_data
 from fedkd.methods.base import RoundInput
 from fedkd.privacy.sample_level import GRAD_SAMPLE_MODES, ClientBudget, PrivateTraining, SampleDPSettings
 from fedkd.state.client_state import ClientState
-from fedkd.training.local import make_optimizer
-
-
-def ghost_update(config: FederatedConfig, weights: dict, data, shape) -> Callable[[int], None]:
-    """One FedAvg client update (CE only) with Opacus ghost clipping on the same Poisson batches."""
-    n, batch = len(data.train_y), config.train.batch_size
-    steps_per_epoch = -(-n // batch)
-    q = 1.0 / steps_per_epoch
-
-    def run(seed: int) -> None:
-        model = config.new_model(shape)
-        model.load_state_dict(weights)
-        model.train()
-        hooks = GradSampleModuleFastGradientClipping(model, max_grad_norm=1.0, use_ghost_clipping=True,
-                                                     loss_reduction="mean")
-        opt = DPOptimizerFastGradientClipping(make_optimizer(model.parameters(), config.train),
-                                              noise_multiplier=1.0, max_grad_norm=1.0,
-                                              expected_batch_size=round(n * q), loss_reduction="mean")
-        criterion = DPLossFastGradientClipping(hooks, opt, nn.CrossEntropyLoss(reduction="mean"), "mean")
-        gen = torch.Generator().manual_seed(seed)
-        for _ in range(config.train.local_epochs * steps_per_epoch):
-            rows = torch.arange(n)[torch.rand(n, generator=gen) < q]
-            if len(rows) == 0:
-                continue
-            opt.zero_grad()
-            criterion(hooks(data.train_x[rows]), data.train_y[rows]).backward()
-            opt.step()
-        hooks._close()
-
-    return run
 
 
 def main() -> None:
@@ -76,7 +40,7 @@ def main() -> None:
     plain = load_federated(common)
     private = {mode: load_federated([*common, "privacy=sample", "privacy.target_epsilon=null",
                                      "privacy.noise_multiplier=1.0", f"privacy.grad_sample_mode={mode}"])
-               for mode in GRAD_SAMPLE_MODES}
+               for mode in GRAD_SAMPLE_MODES if mode != "auto"}
     groupnorm = next(iter(private.values()))
     data = load_client_data(plain.federation(), 0)
     shape = data_shape(plain.federation())
@@ -102,9 +66,6 @@ def main() -> None:
     variants = {"no DP, GroupNorm (reference)": update(groupnorm, "groupnorm", dp=False),
                 "no DP, BatchNorm (non-private default)": update(plain, "batchnorm", dp=False)}
     variants |= {f"DP-SGD, {mode}": update(config, "groupnorm", dp=True) for mode, config in private.items()}
-    if args.strategy == "fedavg":
-        variants["DP-SGD, ghost clipping (CE only, Opacus)"] = ghost_update(groupnorm, weights["groupnorm"], data,
-                                                                            shape)
     for run in variants.values():  # warm-up: first calls pay for imports and allocations
         run(0)
     times: dict[str, list[float]] = {name: [] for name in variants}

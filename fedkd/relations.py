@@ -23,6 +23,7 @@ from fedkd.models.lr_student import LRStudentSettings
 from fedkd.models.registry import MODELS
 from fedkd.privacy.client_level import ClientDPSettings
 from fedkd.privacy.registry import PRIVACY_MODES
+from fedkd.privacy.sample_level import SampleDPSettings
 from fedkd.workloads.face_kd import FaceKDWorkload
 from fedkd.workloads.registry import WORKLOADS
 
@@ -87,6 +88,12 @@ def _check_method_privacy(c: FederatedConfig) -> None:
         raise ConfigError("strategy", c.strategy.name,
                           f"a method other than {c.strategy.name} under privacy={c.privacy.mode} ({reason})")
     privacy = c.privacy
+    if isinstance(privacy, SampleDPSettings) and privacy.grad_sample_mode == "ghost":
+        coupled = "the face_kd workload's distillation terms" if isinstance(c.workload, FaceKDWorkload) else \
+            "strategy.kd_form=relational's terms" if getattr(c.strategy, "kd_form", None) == "relational" else None
+        if coupled is not None:
+            raise ConfigError("privacy.grad_sample_mode", "ghost", f"auto or hooks; ghost clipping needs per-sample "
+                              f"loss terms and {coupled} couple the batch's samples")
     if isinstance(privacy, ClientDPSettings) and privacy.clipping == "adaptive":
         stddev = privacy.count_stddev(c.simulation.train_clients_per_round())
         if privacy.noise_multiplier >= 2 * stddev:

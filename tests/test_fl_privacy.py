@@ -24,7 +24,7 @@ from fedkd.models.small_cnn import SmallCNN
 from fedkd.privacy.accounting import epsilon
 from fedkd.privacy.sample_level import ClientBudget, PrivateTraining, SampleDPSettings
 from fedkd.state.client_state import ClientState
-from fedkd.training.local import TrainSettings, train_local
+from fedkd.training.local import TrainSettings, batch_mean, train_local
 
 TRAIN = TrainSettings(local_epochs=1, batch_size=8, optimizer="sgd", lr=0.05, momentum=0.0, weight_decay=0.0)
 TINY = ["dataset=digits", "lowres=none", "partition=iid", "simulation.num_clients=4", "simulation.backend=inprocess",
@@ -85,7 +85,7 @@ def test_per_sample_gradients_of_the_distillation_objective_match_autograd(mode,
         outputs, terms = objective(model, xb, yb)
         if extra is not None:
             terms |= extra(outputs, yb, torch.arange(len(yb)))
-        return torch.stack(list(terms.values())).sum()
+        return torch.stack([batch_mean(v) for v in terms.values()]).sum()
 
     budget = client_budget(settings(target=None, sigma=1.0, mode=mode), ClientState(RecordDict()), 5, 5, 1)
     expected = []
@@ -93,8 +93,8 @@ def test_per_sample_gradients_of_the_distillation_objective_match_autograd(mode,
         model.zero_grad()
         loss(x[i:i + 1], y[i:i + 1]).backward()
         expected.append([p.grad.clone() for p in model.parameters()])
-    with PrivateTraining(budget, 0).attach(model, torch.optim.SGD(model.parameters(), lr=0.1)) as opt:
-        opt.zero_grad()
+    with PrivateTraining(budget, 0).attach(model, torch.optim.SGD(model.parameters(), lr=0.1), False) as step:
+        step.optimizer.zero_grad()
         loss(x, y).backward()
         for k, p in enumerate(model.parameters()):
             torch.testing.assert_close(p.grad_sample, torch.stack([e[k] for e in expected]), rtol=1e-4, atol=1e-6)

@@ -15,4 +15,8 @@ class CosineEmbeddingKD(nn.Module):
     """Batch mean of 1 − cos(student embedding, teacher embedding); 0 when the directions agree."""
 
     def forward(self, student: Outputs, teacher: Outputs) -> torch.Tensor:
-        return (1.0 - F.cosine_similarity(student.embedding, teacher.embedding, dim=1)).mean()
+        return self.per_sample(student, teacher).mean()
+
+    def per_sample(self, student: Outputs, teacher: Outputs) -> torch.Tensor:
+        """The loss of each row, shape [batch]."""
+        return 1.0 - F.cosine_similarity(student.embedding, teacher.embedding, dim=1)

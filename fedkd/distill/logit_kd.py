@@ -20,7 +20,11 @@ class LogitKD(nn.Module):
         self.temperature = temperature
 
     def forward(self, student: Outputs, teacher: Outputs) -> torch.Tensor:
+        return self.per_sample(student, teacher).mean()
+
+    def per_sample(self, student: Outputs, teacher: Outputs) -> torch.Tensor:
+        """The loss of each row, shape [batch]."""
         t = self.temperature
         log_p_student = F.log_softmax(student.logits / t, dim=1)
         log_p_teacher = F.log_softmax(teacher.logits / t, dim=1)
-        return t * t * F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
+        return t * t * F.kl_div(log_p_student, log_p_teacher, reduction="none", log_target=True).sum(1)

@@ -15,7 +15,7 @@ from fedkd.config.search_space import Interval, Space
 from fedkd.distill import forward_outputs
 from fedkd.methods.base import LocalMethod, MethodSettings, RoundInput, S, StateDict
 from fedkd.protocol.instructions import PROXIMAL_MU
-from fedkd.training.local import Objective, cross_entropy
+from fedkd.training.local import Objective, cross_entropy, per_sample
 
 
 @dataclass
@@ -40,10 +40,11 @@ def proximal_objective(anchor: nn.Module, mu: float) -> Objective:
     """Cross-entropy plus (μ/2)·‖w − anchor‖² over the trainable parameters."""
     anchor_params = [p.detach().clone() for p in anchor.parameters()]
 
+    @per_sample
     def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
         outputs = forward_outputs(model, x)
         distance = sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor_params, strict=True))
-        return outputs, {"ce": F.cross_entropy(outputs.logits, y), "proximal": 0.5 * mu * distance}
+        return outputs, {"ce": F.cross_entropy(outputs.logits, y, reduction="none"), "proximal": 0.5 * mu * distance}
 
     return objective
 

@@ -35,7 +35,7 @@ from fedkd.distill import KD_FORMS, build_kd_loss, forward_outputs
 from fedkd.methods.base import LocalMethod, MethodSettings, RoundInput, StateDict, frozen
 from fedkd.protocol.reply import loss_key
 from fedkd.training.adabn import adapt_batchnorm
-from fedkd.training.local import Objective
+from fedkd.training.local import Objective, per_sample
 
 HISTORICAL_MODEL = "fedkd.historical"
 TEACHERS = ("global", "historical")
@@ -92,20 +92,23 @@ def distillation_objective(teachers: dict[str, tuple[float, nn.Module]], kd_loss
     over the batches it taught is counted from the outputs already computed (its accuracy in the mode it teaches
     in: how much there is to learn from it, the diagnostic of docs/personalization.md)."""
 
+    by_sample = hasattr(kd_loss, "per_sample")  # the relational form couples the batch's samples
+
     def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
         student = forward_outputs(model, x)
-        terms = {"ce": F.cross_entropy(student.logits, y)}
+        terms = {"ce": F.cross_entropy(student.logits, y, reduction="none")}
         for name, (weight, teacher) in teachers.items():
             with torch.no_grad():
                 target = forward_outputs(teacher, x)
-            terms[f"kd_{name}"] = weight * kd_loss(student, target)
+            terms[f"kd_{name}"] = weight * (kd_loss.per_sample(student, target) if by_sample
+                                            else kd_loss(student, target))
             if tally is not None:
                 counts = tally.setdefault(name, [0, 0])
                 counts[0] += int((target.logits.argmax(1) == y).sum())
                 counts[1] += len(y)
         return student, terms
 
-    return objective
+    return per_sample(objective) if by_sample else objective
 
 
 class FedCKDClient(LocalMethod[FedCKDSettings]):

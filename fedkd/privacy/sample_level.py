@@ -4,8 +4,8 @@ client's state across rounds.
 
 Every local training call of a client (whatever the method: the update it sends, a personal model it
 keeps) runs DP-SGD on its private training split: Poisson sampling at rate q = 1/ceil(n/B), per-sample
-gradients (Opacus hooks or functorch), clipping to `max_grad_norm`, Gaussian noise σ·C on the sum. The
-client's ε is cumulative over all its steps in all its participations (add/remove one training record
+clipping to `max_grad_norm` (Opacus ghost clipping, hooks or functorch: `dp_step.py`), Gaussian noise σ·C
+on the sum. The client's ε is cumulative over all its steps in all its participations (add/remove one training record
 of that client), at δ `delta`, by the RDP or PRV accountant. σ is given, or found at the client's first
 participation for the target ε over the planned participations; a client never takes a step that
 would push its ε past the target, and a client with no step left refuses to train.
@@ -18,7 +18,6 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from flwr.app import ConfigRecord
@@ -26,15 +25,12 @@ from torch import nn
 
 from fedkd.config.fields import Invalid, above, at_least, one_of, setting
 from fedkd.privacy.accounting import ACCOUNTANTS, epsilon, noise_for_target, steps_within_budget
+from fedkd.privacy.dp_step import GRAD_SAMPLE_MODES, DPStep, GhostStep, HookedStep, resolved_mode
 from fedkd.privacy.settings import DPSettings
 from fedkd.protocol.reply import DP_EPSILON, DP_NOISE_MULTIPLIER, DP_SAMPLE_RATE, DP_TOTAL_STEPS
 from fedkd.state.client_state import ClientState
 
-if TYPE_CHECKING:
-    from opacus.optimizers import DPOptimizer
-
 STATE_KEY = "fedkd.privacy"
-GRAD_SAMPLE_MODES = ("hooks", "functorch")
 PRV_MIN_NOISE, PRV_MAX_EPSILON = 0.2, 100.0  # Opacus' PRV accountant fails below / stalls above these
 SCOPE = ("sample-level (add/remove one training record of a client), cumulative over all of that client's "
          "local steps in all rounds; covers the model updates and any model trained on the record, "
@@ -53,7 +49,10 @@ class SampleDPSettings(DPSettings):
                                              "target_epsilon over the planned steps")
     max_grad_norm: float = setting(1.0, above(0), help="per-sample gradient clipping bound C")
     accountant: str = setting("prv", one_of(ACCOUNTANTS), help="Opacus accountant")
-    grad_sample_mode: str = setting("hooks", one_of(GRAD_SAMPLE_MODES), help="Opacus per-sample gradients")
+    grad_sample_mode: str = setting("auto", one_of(GRAD_SAMPLE_MODES), help="per-sample clipping: ghost (Opacus "
+                                    "ghost clipping), hooks or functorch (per-sample gradients); auto: ghost where "
+                                    "the objective's terms are per-sample and most parameters are in Linear layers, "
+                                    "else hooks")
     planned_participations: int | None = setting(None, at_least(1), help="null: ceil(num_rounds x "
                                                  "simulation.fraction_train)")
 
@@ -153,35 +152,43 @@ class PrivateTraining:
             yield rows[torch.rand(budget.num_examples, generator=generator) < budget.sample_rate]
 
     @contextmanager
-    def attach(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> Iterator[DPOptimizer]:
-        """Per-sample gradient hooks on `model` and the clipping/noising optimizer, for the duration."""
-        from opacus import GradSampleModule  # imported on use: see fedkd/privacy/__init__.py
-        from opacus.optimizers import DPOptimizer
-
+    def attach(self, model: nn.Module, optimizer: torch.optim.Optimizer, per_sample: bool) -> Iterator[DPStep]:
+        """Opacus' hooks on `model` and the clipping/noising optimizer, for the duration; `per_sample`: every data
+        term of the objective is a per-sample loss vector (ghost clipping can run)."""
         settings = self.budget.settings
-        hooks = GradSampleModule(model, batch_first=True, loss_reduction="mean", strict=True,
-                                 force_functorch=settings.grad_sample_mode == "functorch")
-        dp_optimizer = DPOptimizer(optimizer, noise_multiplier=self.budget.noise_multiplier,
-                                   max_grad_norm=settings.max_grad_norm,
-                                   expected_batch_size=self.budget.expected_batch_size, loss_reduction="mean",
-                                   generator=torch.Generator().manual_seed(self.seed))
+        mode = resolved_mode(settings.grad_sample_mode, per_sample, model)
+        noise = dict(noise_multiplier=self.budget.noise_multiplier, max_grad_norm=settings.max_grad_norm,
+                     expected_batch_size=self.budget.expected_batch_size, loss_reduction="mean",
+                     generator=torch.Generator().manual_seed(self.seed))
+        hooks, step = _ghost(model, optimizer, noise) if mode == "ghost" else _hooked(model, optimizer, noise, mode)
         try:
             with warnings.catch_warnings():  # Opacus' hooks on the first layer, whose input needs no gradient
                 warnings.filterwarnings("ignore", message="Full backward hook is firing")
-                yield dp_optimizer
+                yield step
         finally:
             hooks._close()
             for p in model.parameters():
                 p.grad_sample = None
+                p._norm_sample = None
 
     def count_step(self) -> None:
         self.budget.record_steps(1)
         self.steps_this_round += 1
 
 
-def empty_batch_step(optimizer: DPOptimizer) -> None:
-    """A Poisson batch can be empty: the step still releases noise (and is accounted)."""
-    for p in optimizer.params:
-        p.grad_sample = torch.zeros((0, *p.shape), dtype=p.dtype)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+def _hooked(model: nn.Module, optimizer: torch.optim.Optimizer, noise: dict, mode: str) -> tuple[nn.Module, DPStep]:
+    from opacus import GradSampleModule  # imported on use: see fedkd/privacy/__init__.py
+    from opacus.optimizers import DPOptimizer
+
+    hooks = GradSampleModule(model, batch_first=True, loss_reduction="mean", strict=True,
+                             force_functorch=mode == "functorch")
+    return hooks, HookedStep(DPOptimizer(optimizer, **noise))
+
+
+def _ghost(model: nn.Module, optimizer: torch.optim.Optimizer, noise: dict) -> tuple[nn.Module, DPStep]:
+    from opacus.grad_sample import GradSampleModuleFastGradientClipping
+    from opacus.optimizers import DPOptimizerFastGradientClipping
+
+    hooks = GradSampleModuleFastGradientClipping(model, batch_first=True, loss_reduction="mean", strict=True,
+                                                 max_grad_norm=noise["max_grad_norm"], use_ghost_clipping=True)
+    return hooks, GhostStep(hooks, DPOptimizerFastGradientClipping(optimizer, **noise))

@@ -2,15 +2,17 @@
 
 An objective maps a batch to the student's outputs (embedding and logits, from one forward pass) and a
 dict of named, already weighted loss terms; the workload's extra terms are computed from the same
-outputs (one forward per step: DP-SGD's per-sample hooks need every forward to reach the loss). The
-loop sums the terms (the mdistiller contract) and reports each term's mean as `loss_<name>`.
+outputs (one forward per step: DP-SGD's per-sample hooks need every forward to reach the loss). A data
+term is either a per-sample vector (one loss per row) or a batch mean; an objective (or workload) whose
+data terms are all per-sample says so with `per_sample`, which lets DP-SGD use ghost clipping. The loop
+sums the terms' batch means (the mdistiller contract) and reports each term's mean as `loss_<name>`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +21,7 @@ from torch import nn
 from fedkd.config.fields import above, at_least, below, one_of, setting
 from fedkd.config.search_space import Interval, Space
 from fedkd.distill.outputs import Outputs, forward_outputs
-from fedkd.privacy.sample_level import PrivateTraining, empty_batch_step
+from fedkd.privacy.sample_level import PrivateTraining
 from fedkd.protocol.reply import TRAIN_ACCURACY, TRAIN_LOSS, loss_key
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[Outputs, dict[str, torch.Tensor]]]
@@ -27,6 +29,22 @@ Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[Outputs, dic
 PARAMETER_TERMS = frozenset({"proximal"})
 # Workload terms added to every objective: (student outputs, y, row indices of the batch) -> named weighted terms.
 ExtraTerms = Callable[[Outputs, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
+Fn = TypeVar("Fn", bound=Callable)
+
+
+def per_sample(fn: Fn) -> Fn:
+    """Mark an objective or workload terms whose every data term is a per-sample loss vector."""
+    fn.per_sample = True  # type: ignore[attr-defined]
+    return fn
+
+
+def is_per_sample(fn: Callable | None) -> bool:
+    """Whether `fn` (None: no terms) gives only per-sample data terms."""
+    return fn is None or getattr(fn, "per_sample", False)
+
+
+def batch_mean(term: torch.Tensor) -> torch.Tensor:
+    return term.mean() if term.dim() else term
 
 
 @dataclass
@@ -47,9 +65,10 @@ class TrainSettings:
 
 
 
+@per_sample
 def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[Outputs, dict[str, torch.Tensor]]:
     outputs = forward_outputs(model, x)
-    return outputs, {"ce": F.cross_entropy(outputs.logits, y)}
+    return outputs, {"ce": F.cross_entropy(outputs.logits, y, reduction="none")}
 
 
 def make_optimizer(params: Iterable[nn.Parameter], settings: TrainSettings) -> torch.optim.Optimizer:
@@ -97,43 +116,45 @@ def train_local(
     model.train()
     sums: dict[str, float] = {}
     correct, seen = 0, 0
-    with private.attach(model, opt) if private is not None else nullcontext(opt) as opt:
+    if private is None:
         for batch in batches:
-            if private is not None:
+            outputs, terms = _batch_terms(objective, extra_terms, model, x, y, batch)
+            loss = torch.stack([batch_mean(v) for v in terms.values()]).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            correct += _tally(sums, loss, terms, outputs, y[batch])
+            seen += len(batch)
+    else:
+        with private.attach(model, opt, is_per_sample(objective) and is_per_sample(extra_terms)) as dp:
+            for batch in batches:
                 private.count_step()
                 if len(batch) == 0:
-                    empty_batch_step(opt)
+                    dp.empty()
                     continue
-            outputs, terms = objective(model, x[batch], y[batch])
-            if extra_terms is not None:
-                terms = terms | extra_terms(outputs, y[batch], batch)
-            loss = torch.stack(list(terms.values())).sum()
-            opt.zero_grad(set_to_none=True)
-            if private is None:
-                loss.backward()
-                opt.step()
-            else:
-                _private_step(opt, terms)
-            for name, value in ((TRAIN_LOSS, loss), *((loss_key(k), v) for k, v in terms.items())):
-                sums[name] = sums.get(name, 0.0) + value.item() * len(batch)
-            correct += int((outputs.logits.argmax(1) == y[batch]).sum())
-            seen += len(batch)
+                outputs, terms = _batch_terms(objective, extra_terms, model, x, y, batch)
+                dp.step([v for k, v in terms.items() if k not in PARAMETER_TERMS],
+                        [v for k, v in terms.items() if k in PARAMETER_TERMS])
+                loss = torch.stack([batch_mean(v) for v in terms.values()]).sum()
+                correct += _tally(sums, loss, terms, outputs, y[batch])
+                seen += len(batch)
     return {k: v / max(seen, 1) for k, v in sums.items()} | {TRAIN_ACCURACY: correct / max(seen, 1)}
 
 
-def _private_step(opt: torch.optim.Optimizer, terms: dict[str, torch.Tensor]) -> None:
-    """Clip and noise the data terms' per-sample gradients; add the weight-only terms' gradient after."""
-    data = [v for k, v in terms.items() if k not in PARAMETER_TERMS]
-    weights_only = [v for k, v in terms.items() if k in PARAMETER_TERMS]
-    torch.stack(data).sum().backward()
-    params = [p for group in opt.param_groups for p in group["params"]]
-    extra = torch.autograd.grad(torch.stack(weights_only).sum(), params, allow_unused=True) if weights_only else ()
-    if not opt.pre_step():  # clips, accumulates, adds noise into p.grad
-        return
-    for p, g in zip(params, extra, strict=False):
-        if g is not None:
-            p.grad += g
-    opt.original_optimizer.step()
+def _batch_terms(objective: Objective, extra_terms: ExtraTerms | None, model: nn.Module, x: torch.Tensor,
+                 y: torch.Tensor, batch: torch.Tensor) -> tuple[Outputs, dict[str, torch.Tensor]]:
+    outputs, terms = objective(model, x[batch], y[batch])
+    if extra_terms is not None:
+        terms = terms | extra_terms(outputs, y[batch], batch)
+    return outputs, terms
+
+
+def _tally(sums: dict[str, float], loss: torch.Tensor, terms: dict[str, torch.Tensor], outputs: Outputs,
+           y: torch.Tensor) -> int:
+    """Add the batch's example-weighted loss and term means to `sums`; returns its correct predictions."""
+    for name, value in ((TRAIN_LOSS, loss), *((loss_key(k), batch_mean(v)) for k, v in terms.items())):
+        sums[name] = sums.get(name, 0.0) + value.item() * len(y)
+    return int((outputs.logits.argmax(1) == y).sum())
 
 
 @torch.no_grad()

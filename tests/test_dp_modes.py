@@ -1,0 +1,128 @@
+"""The per-sample clipping modes of client DP-SGD (fedkd/privacy/dp_step.py): hooks, functorch and ghost clipping
+give the same clipped sum, which is Σ_i min(1, C/‖g_i‖)·g_i of the per-sample gradients autograd gives; `auto`
+picks ghost only where every data term is per-sample; a forced ghost mode on batch-coupled terms is refused."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from flwr.app import RecordDict
+from opacus.optimizers import optimizer, optimizer_fast_gradient_clipping
+
+from fedkd.app.experiment_config import load_federated
+from fedkd.distill import build_kd_loss
+from fedkd.errors import UserError
+from fedkd.methods.base import frozen
+from fedkd.methods.fedckd import distillation_objective
+from fedkd.models.small_cnn import SmallCNN
+from fedkd.privacy.dp_step import GhostStep, HookedStep, ghost_normed_share, resolved_mode
+from fedkd.privacy.sample_level import ClientBudget, PrivateTraining, SampleDPSettings
+from fedkd.state.client_state import ClientState
+from fedkd.training.local import PARAMETER_TERMS, is_per_sample
+
+BOUND, LR, MU = 0.05, 0.5, 0.3
+
+
+@pytest.fixture
+def no_noise(monkeypatch):
+    """Opacus' Gaussian noise set to zero, so that a step shows the clipped sum alone."""
+    def zeros(std, reference, generator=None, secure_mode=False):
+        return torch.zeros_like(reference)
+    monkeypatch.setattr(optimizer, "_generate_noise", zeros)
+    monkeypatch.setattr(optimizer_fast_gradient_clipping, "_generate_noise", zeros)
+
+
+def _model() -> SmallCNN:
+    torch.manual_seed(0)
+    return SmallCNN(1, 3, width=4, embedding_dim=8, norm_groups=2, pool_size=2)
+
+
+def _objective(kd_form: str = "logits"):
+    teacher = frozen(_model())
+    with torch.no_grad():
+        for p in teacher.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return distillation_objective({"global": (2.0, teacher)}, build_kd_loss(kd_form, 2.0))
+
+
+def _terms(objective, model, anchor, x, y) -> dict[str, torch.Tensor]:
+    """The distillation terms, plus a FedProx-style weight-only term (added after the noise in every mode)."""
+    _, terms = objective(model, x, y)
+    distance = sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor, strict=True))
+    return terms | {"proximal": 0.5 * MU * distance}
+
+
+def _budget(mode: str, n: int) -> ClientBudget:
+    settings = SampleDPSettings(target_epsilon=None, noise_multiplier=1.0, delta=1e-5, max_grad_norm=BOUND,
+                                accountant="rdp", grad_sample_mode=mode, planned_participations=1)
+    return ClientBudget(settings, 1, ClientState(RecordDict()), n, n, 1)
+
+
+def _expected_step(objective, x, y) -> list[torch.Tensor]:
+    """One SGD step from autograd: each sample's data gradient clipped to C, summed, divided by the expected
+    batch (here n), plus the weight-only term's gradient."""
+    model = _model()
+    anchor = [p.detach().clone() + 0.1 for p in model.parameters()]
+    params = list(model.parameters())
+    clipped = [torch.zeros_like(p) for p in params]
+    for i in range(len(y)):
+        terms = _terms(objective, model, anchor, x[i:i + 1], y[i:i + 1])
+        data = torch.stack([v.sum() for k, v in terms.items() if k not in PARAMETER_TERMS]).sum()
+        grads = torch.autograd.grad(data, params)
+        norm = torch.cat([g.flatten() for g in grads]).norm()
+        factor = min(1.0, BOUND / (float(norm) + 1e-6))
+        clipped = [c + factor * g for c, g in zip(clipped, grads, strict=True)]
+    proximal = torch.autograd.grad(_terms(objective, model, anchor, x, y)["proximal"], params)
+    return [(p - LR * (c / len(y) + g)).detach() for p, c, g in zip(params, clipped, proximal, strict=True)]
+
+
+@pytest.mark.parametrize("mode", ["hooks", "functorch", "ghost"])
+def test_every_mode_gives_autograds_clipped_sum(no_noise, mode):
+    torch.manual_seed(1)
+    x, y = torch.rand(6, 1, 8, 8), torch.randint(0, 3, (6,))
+    objective = _objective()
+    expected = _expected_step(objective, x, y)
+    model = _model()
+    anchor = [p.detach().clone() + 0.1 for p in model.parameters()]
+    private = PrivateTraining(_budget(mode, len(y)), seed=0)
+    with private.attach(model, torch.optim.SGD(model.parameters(), lr=LR), is_per_sample(objective)) as dp:
+        assert isinstance(dp, GhostStep if mode == "ghost" else HookedStep)
+        terms = _terms(objective, model, anchor, x, y)
+        dp.step([v for k, v in terms.items() if k not in PARAMETER_TERMS], [terms["proximal"]])
+    for got, want in zip(model.parameters(), expected, strict=True):
+        torch.testing.assert_close(got.detach(), want, rtol=1e-4, atol=1e-6)
+
+
+def test_an_empty_ghost_batch_releases_only_noise(no_noise):
+    model = _model()
+    before = [p.detach().clone() for p in model.parameters()]
+    with PrivateTraining(_budget("ghost", 4), seed=0).attach(model, torch.optim.SGD(model.parameters(), lr=LR),
+                                                              True) as dp:
+        dp.empty()
+    for got, want in zip(model.parameters(), before, strict=True):
+        torch.testing.assert_close(got.detach(), want)  # zero noise, zero gradient: nothing moved
+
+
+def test_auto_picks_ghost_for_per_sample_objectives_on_linear_heavy_models():
+    assert is_per_sample(_objective("logits")) and not is_per_sample(_objective("relational"))
+    nn = torch.nn
+    linear_heavy = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(72, 16))  # 20 conv, 1,168 linear
+    conv_heavy = nn.Sequential(nn.Conv2d(1, 64, 3), nn.Flatten(), nn.Linear(64, 2))    # 640 conv, 130 linear
+    assert ghost_normed_share(linear_heavy) >= 0.5 > ghost_normed_share(conv_heavy)
+    assert resolved_mode("auto", True, linear_heavy) == "ghost"
+    assert resolved_mode("auto", False, linear_heavy) == resolved_mode("auto", True, conv_heavy) == "hooks"
+    assert resolved_mode("functorch", True, linear_heavy) == "functorch"
+    with pytest.raises(ValueError, match="ghost needs an objective whose every data term is per-sample"):
+        resolved_mode("ghost", False, linear_heavy)
+
+
+@pytest.mark.parametrize("overrides, coupled", [
+    (["dataset=digits", "lowres=none", "strategy=fedckd", "strategy.kd_form=relational"],
+     "strategy.kd_form=relational's terms"),
+    (["dataset=faces", "model=lr_student", "lowres=lr16", "workload=face_kd"],
+     "the face_kd workload's distillation terms"),
+])
+def test_forced_ghost_clipping_on_batch_coupled_terms_is_refused(overrides, coupled):
+    with pytest.raises(UserError, match=f"privacy.grad_sample_mode='ghost' is invalid; allowed: auto or hooks; "
+                                        f"ghost clipping needs per-sample loss terms and {coupled} couple"):
+        load_federated([*overrides, "privacy=sample", "privacy.grad_sample_mode=ghost"])
