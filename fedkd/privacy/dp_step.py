@@ -2,9 +2,9 @@
 
 - `hooks` / `functorch` (Opacus `GradSampleModule`): every sample's gradient is materialised, clipped to C and
   summed.
-- `ghost`: Opacus' fast gradient clipping with ghost clipping (Li, Tramèr, Liang, Hashimoto, "Large Language
-  Models Can Be Strong Differentially Private Learners", ICLR 2022; Bu et al., "Differentially Private
-  Optimization on Large Model at Small Cost", ICML 2023, for the layer-wise mix). A first backward gives every
+- `ghost`: Opacus' fast gradient clipping (Lee & Kifer, "Scaling up Differentially Private Deep Learning with
+  Fast Per-Example Gradient Clipping", PoPETs 2021) with ghost clipping (Li, Tramèr, Liang, Hashimoto, "Large
+  Language Models Can Be Strong Differentially Private Learners", ICLR 2022). A first backward gives every
   sample's gradient norm (from activations and backprops, without its gradient for Linear layers; other layers
   still materialise theirs); a second backward of Σ_i min(1, C/‖g_i‖)·loss_i gives the clipped sum directly.
   It needs the per-sample loss vector, so only objectives whose every data term is per-sample can use it.
