@@ -31,11 +31,12 @@ def federated_run(root: Path, strategy: str, seed: int, target: float | None, ep
                                                    "privacy": report}))
 
 
-def generator_run(root: Path, name: str, privacy: dict, accuracy: float) -> None:
+def generator_run(root: Path, name: str, privacy: dict, accuracy: float, generator: dict | None = None,
+                  pretrain: str = "none") -> None:
     path = root / name
     path.mkdir(parents=True)
-    config = {"generator": {"name": "score_ssm"}, "sampler": {"name": "hmc"}, "seed": 0,
-              "gen_privacy": {"name": name}}
+    config = {"generator": generator or {"name": "score_ssm"}, "sampler": {"name": "hmc"}, "seed": 0,
+              "gen_privacy": {"name": name}, "pretrain": {"name": pretrain}}
     (path / "config.yaml").write_text(yaml.safe_dump(config))
     (path / "summary.json").write_text(json.dumps({"cnn_accuracy": accuracy, "frechet_distance": 10.0,
                                                    "privacy": privacy}))
@@ -78,6 +79,16 @@ def test_generator_runs_without_a_formal_guarantee_are_left_out(tmp_path, capsys
     assert {(p["metric"], p["setting"]) for p in points} == {
         (m, s) for m in ("cnn_accuracy", "frechet_distance") for s in ("dp-eps10", "nonprivate")}
     assert "left out (not a formal DP guarantee, no ε)" in capsys.readouterr().err
+
+
+def test_score_models_are_told_apart_by_objective_energy_and_pretraining(tmp_path):
+    dp = {"epsilon": 9.99, "delta": 1e-5, "accountant": "prv", "guarantee": "(ε, δ)-DP", "scope": "sample-level"}
+    generator_run(tmp_path, "ssm", dp, 0.2, {"name": "score_ssm", "objective": {"kind": "ssm_vr"}})
+    generator_run(tmp_path, "dsm", dp, 0.6, {"name": "score_ssm", "objective": {"kind": "dsm"},
+                                             "parameterization": "energy"}, pretrain="glyphs")
+    main(["privacy-utility", str(tmp_path), "--metric", "cnn_accuracy", "--out", str(tmp_path / "gen")])
+    assert {p["method"]: float(p["value_mean"]) for p in read_points(tmp_path / "gen.csv")} == {
+        "score_ssm_vr+hmc": 0.2, "score_dsm-energy-pretrained(glyphs)+hmc": 0.6}  # two lines, not one merged
 
 
 def test_two_setups_with_the_same_privacy_are_refused(tmp_path, capsys):

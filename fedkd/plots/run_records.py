@@ -89,11 +89,27 @@ def _federated(path: Path, config: dict[str, Any], summary: dict[str, Any]) -> R
                      _settings(config))
 
 
+def _generator_method(config: dict[str, Any]) -> str:
+    """A score model's line names what sets it apart: objective, energy form, public pretraining, sampler
+    (e.g. `score_dsm-pretrained(glyphs)+hmc`); runs written before these keys existed keep `score_ssm+<sampler>`."""
+    generator = config["generator"]
+    method = generator["name"]
+    if method != "score_ssm":
+        return method
+    kind = (generator.get("objective") or {}).get("kind")
+    if kind:
+        method = f"score_{kind}"
+    if generator.get("parameterization") == "energy":
+        method += "-energy"
+    pretrain = config.get("pretrain") or {}
+    if pretrain.get("name", "none") != "none":
+        method += f"-pretrained({pretrain['name']})"
+    return method + (f"+{config['sampler']['name']}" if "sampler" in config else "")
+
+
 def _generator(path: Path, config: dict[str, Any], metrics: dict[str, Any]) -> RunRecord:
     privacy = metrics.get("privacy", {})
-    method = config["generator"]["name"]
-    if "sampler" in config and method == "score_ssm":
-        method += f"+{config['sampler']['name']}"
+    method = _generator_method(config)
     guarantee = privacy.get("guarantee", "")
     return RunRecord(path, "generator", method, config["gen_privacy"]["name"],
                      "none" if guarantee.startswith("none") else "sample", int(config["seed"]),
