@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from flwr.app import Message
 from opacus.optimizers.optimizer import DPOptimizer
 
 from fedkd.app.experiment_config import load_federated
 from fedkd.app.inprocess import run_in_process
+from fedkd.app.ordered_grid import partition_query_reply
 
 
 def check_clipping_at_noise(monkeypatch: pytest.MonkeyPatch, bound: float) -> list[int]:
@@ -58,3 +60,30 @@ def check_per_record_gradients(model: torch.nn.Module, batch, kind: str, multipl
         torch.testing.assert_close(losses[i], loss.detach())
         for name, p in model.named_parameters():
             torch.testing.assert_close(grads[name][i], p.grad, rtol=1e-3, atol=1e-5)
+
+
+class ThreeNodeGrid:
+    """A fake Flower grid of nodes 11, 12, 13 (partitions 0, 1, 2) that answers fedkd's partition query; a
+    subclass answers the other instructions in `answer`."""
+
+    def get_node_ids(self):
+        return [11, 12, 13]
+
+    def create_message(self, content, message_type, dst_node_id, group_id, ttl=None):
+        msg = Message(content=content, dst_node_id=dst_node_id, message_type=message_type, group_id=group_id)
+        msg.metadata.__dict__["_message_id"] = f"ins-{dst_node_id}"  # as pushing sets it
+        return msg
+
+    def send_and_receive(self, messages, *, timeout=None):
+        replies = []
+        for msg in messages:
+            partition = msg.metadata.dst_node_id - 11
+            if msg.metadata.message_type == "query":
+                replies.append(partition_query_reply(msg, partition))
+            else:
+                replies += self.answer(msg, partition)
+        return replies
+
+    def answer(self, msg: Message, partition: int) -> list[Message]:
+        raise NotImplementedError
+

@@ -16,6 +16,7 @@ from flwr.common.serde import message_to_proto
 from flwr.supercore.inflatable.inflatable_object import get_object_tree
 from flwr.supercore.task_identity import TaskIdentity
 from flwr.superlink.grid.http_grid import HttpGrid
+from helpers import ThreeNodeGrid
 
 from fedkd.app.bounded_pulls import object_pulls_until
 from fedkd.app.guarded_grid import GuardedGrid
@@ -80,37 +81,22 @@ def test_an_unfinished_upload_is_given_up_at_the_deadline(identity):
         _deployed_grid(_RuntimeWithAnUnfinishedUpload(reply)).pull_messages([instruction.metadata.message_id])
 
 
-class _GridWithADeadUploader:
+class _GridWithADeadUploader(ThreeNodeGrid):
     """Node 12 answers; node 13's reply is stuck in upload, pulled the way Flower's deployed grid does, so the
     grid's pulling is held up to the deadline; node 11's reply arrived meanwhile and is left to be pulled."""
 
     def __init__(self) -> None:
         self.late: dict[str, Message] = {}
 
-    def get_node_ids(self):
-        return [11, 12, DEAD_NODE]
-
-    def create_message(self, content, message_type, dst_node_id, group_id, ttl=None):
-        msg = Message(content=content, dst_node_id=dst_node_id, message_type=message_type, group_id=group_id)
-        msg.metadata.__dict__["_message_id"] = f"ins-{dst_node_id}"
-        return msg
-
-    def send_and_receive(self, messages, *, timeout=None):
-        replies = []
-        for msg in messages:
-            partition = msg.metadata.dst_node_id - 11
-            if msg.metadata.message_type == "query":
-                replies.append(partition_query_reply(msg, partition))
-            elif msg.metadata.dst_node_id == DEAD_NODE:
-                stuck = partition_query_reply(msg, partition)
-                stuck.metadata.__dict__["_message_id"] = stuck.object_id
-                replies += _deployed_grid(_RuntimeWithAnUnfinishedUpload(stuck)).pull_messages(
-                    [msg.metadata.message_id])
-            elif msg.metadata.dst_node_id == 11:
-                self.late[msg.metadata.message_id] = partition_query_reply(msg, partition)
-            else:
-                replies.append(partition_query_reply(msg, partition))
-        return replies
+    def answer(self, msg: Message, partition: int) -> list[Message]:
+        if msg.metadata.dst_node_id == DEAD_NODE:
+            stuck = partition_query_reply(msg, partition)
+            stuck.metadata.__dict__["_message_id"] = stuck.object_id
+            return list(_deployed_grid(_RuntimeWithAnUnfinishedUpload(stuck)).pull_messages([msg.metadata.message_id]))
+        if msg.metadata.dst_node_id == 11:
+            self.late[msg.metadata.message_id] = partition_query_reply(msg, partition)
+            return []
+        return [partition_query_reply(msg, partition)]
 
     def pull_messages(self, message_ids):
         return [self.late.pop(i) for i in message_ids if i in self.late]

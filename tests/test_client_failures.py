@@ -13,6 +13,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Error, Message, MetricRecord, Re
 from flwr.common.constant import ErrorCode
 from flwr.serverapp.strategy import FedAvg
 from flwr.supercore.task_identity import TaskIdentity
+from helpers import ThreeNodeGrid
 
 from fedkd.app.experiment_config import load_federated
 from fedkd.app.failure_settings import FailureSettings
@@ -59,29 +60,16 @@ def test_injected_failures_are_counted_exactly_and_the_run_completes(tmp_path):
     assert statuses == {(r, p): names[f] for r, fates in expected.items() for p, f in enumerate(fates)}
 
 
-class _FakeGrid:
-    """Three nodes; train replies carry the arrays given per partition."""
+class _FakeGrid(ThreeNodeGrid):
+    """Train replies carry the arrays given per partition."""
 
     def __init__(self, updates: dict[int, dict[str, np.ndarray]]) -> None:
         self.updates = updates
 
-    def get_node_ids(self):
-        return [11, 12, 13]
-
-    def create_message(self, content, message_type, dst_node_id, group_id, ttl=None):
-        return Message(content=content, dst_node_id=dst_node_id, message_type=message_type, group_id=group_id)
-
-    def send_and_receive(self, messages, *, timeout=None):
-        replies = []
-        for msg in messages:
-            partition = msg.metadata.dst_node_id - 11
-            if msg.metadata.message_type == "query":
-                replies.append(partition_query_reply(msg, partition))
-                continue
-            arrays = ArrayRecord({k: torch.from_numpy(v) for k, v in self.updates[partition].items()})
-            metrics = MetricRecord({NUM_EXAMPLES: 10, PARTITION_ID: partition})
-            replies.append(Message(content=RecordDict({"arrays": arrays, "metrics": metrics}), reply_to=msg))
-        return replies
+    def answer(self, msg: Message, partition: int) -> list[Message]:
+        arrays = ArrayRecord({k: torch.from_numpy(v) for k, v in self.updates[partition].items()})
+        metrics = MetricRecord({NUM_EXAMPLES: 10, PARTITION_ID: partition})
+        return [Message(content=RecordDict({"arrays": arrays, "metrics": metrics}), reply_to=msg)]
 
 
 def _train_messages(grid: GuardedGrid) -> list[Message]:
