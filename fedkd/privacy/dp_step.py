@@ -11,8 +11,8 @@
 - `auto`: ghost where the objective's terms are all per-sample and at least half of the model's trainable
   parameters sit in layers ghost clipping norms without per-sample gradients (Linear, Embedding); hooks
   otherwise. Measured (benchmarks/dp_cost.py, FedAvg, one run): the small CNN, 74 % of its parameters in
-  Linear layers, ghost 2.92× a non-private update against hooks 3.60×; the LR face student, 25 %, ghost 4.33×
-  against hooks 3.48× (its convolutions' per-sample gradients are materialised either way, and ghost clipping
+  Linear layers, ghost 2.89× a non-private update against hooks 3.79×; the LR face student, 25 %, ghost 4.64×
+  against hooks 3.97× (its convolutions' per-sample gradients are materialised either way, and ghost clipping
   adds a second backward).
 
 Every mode gives the same clipped sum (tests/test_dp_modes.py) and adds the same noise, N(0, σ²C²) per
