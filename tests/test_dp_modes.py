@@ -4,6 +4,7 @@ picks ghost only where every data term is per-sample; a forced ghost mode on bat
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from flwr.app import RecordDict
@@ -18,7 +19,7 @@ from fedkd.models.small_cnn import SmallCNN
 from fedkd.privacy.dp_step import GhostStep, HookedStep, ghost_normed_share, resolved_mode
 from fedkd.privacy.sample_level import ClientBudget, PrivateTraining, SampleDPSettings
 from fedkd.state.client_state import ClientState
-from fedkd.training.local import PARAMETER_TERMS, is_per_sample
+from fedkd.training.local import PARAMETER_TERMS, TrainSettings, is_per_sample, train_local
 
 BOUND, LR, MU = 0.05, 0.5, 0.3
 
@@ -126,3 +127,29 @@ def test_forced_ghost_clipping_on_batch_coupled_terms_is_refused(overrides, coup
     with pytest.raises(UserError, match=f"privacy.grad_sample_mode='ghost' is invalid; allowed: auto or hooks; "
                                         f"ghost clipping needs per-sample loss terms and {coupled} couple"):
         load_federated([*overrides, "privacy=sample", "privacy.grad_sample_mode=ghost"])
+
+
+@pytest.mark.parametrize("mode", ["hooks", "ghost"])
+def test_a_one_channel_batch_that_looks_channels_last_trains_the_same(no_noise, mode):
+    """A (n,1,H,W) tensor made by permuting (n,H,W,1) has channels-last strides; Opacus then computed zero
+    per-sample gradients for every convolution after the first (hooks: those layers got only noise; ghost: their
+    norms were missed, so samples were clipped too little). Training must not depend on the layout."""
+    torch.manual_seed(3)
+    images, y = torch.rand(12, 8, 8, 1), torch.randint(0, 3, (12,))
+    results = []
+    for x in (images.permute(0, 3, 1, 2), images.permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)):
+        model = _model()
+        budget = _budget(mode, len(y))
+        train_local(model, x, y, TrainSettings(local_epochs=1, batch_size=12, optimizer="sgd", lr=LR, momentum=0.0),
+                    seed=0, private=PrivateTraining(budget, seed=0))
+        results.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert images.permute(0, 3, 1, 2).stride() == (64, 1, 8, 1)  # the layout that broke it
+    torch.testing.assert_close(results[0], results[1])
+
+
+def test_image_tensors_have_standard_strides():
+    from fedkd.data.image_data import ImageData
+
+    data = ImageData("blank", np.zeros((4, 8, 8, 1), np.uint8), np.zeros(4, np.int64))
+    x, _ = data.tensors(np.arange(4))
+    assert x.stride() == (64, 64, 8, 1)

@@ -38,5 +38,9 @@ class ImageData:
 
     def tensors(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Float images (n,C,H,W) in [0,1] and int64 labels for the given rows."""
-        x = torch.from_numpy(self.images[indices]).permute(0, 3, 1, 2).float().div_(255)
+        # standard (n,C,H,W) strides: a one-channel permute looks channels-last to torch, and Opacus' per-sample
+        # convolution gradients come out zero for channels-last activations (tests/test_dp_modes.py)
+        x = torch.from_numpy(self.images[indices]).permute(0, 3, 1, 2).to(torch.float32,
+                                                                         memory_format=torch.contiguous_format)
+        x.div_(255)
         return x, torch.from_numpy(self.labels[indices].astype(np.int64))

@@ -126,6 +126,7 @@ def train_local(
             correct += _tally(sums, loss, terms, outputs, y[batch])
             seen += len(batch)
     else:
+        x = x.to(memory_format=torch.contiguous_format)  # channels-last inputs zero Opacus' conv per-sample gradients
         with private.attach(model, opt, is_per_sample(objective) and is_per_sample(extra_terms)) as dp:
             for batch in batches:
                 private.count_step()

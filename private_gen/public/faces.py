@@ -25,4 +25,4 @@ def render_public_faces(spec: FaceSpec, side: int, channels: int) -> torch.Tenso
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
     if channels == 1:
         x = x.mean(1, keepdim=True)
-    return F.interpolate(x, size=(side, side), mode="area").clamp(0, 1)
+    return F.interpolate(x, size=(side, side), mode="area").clamp(0, 1).to(memory_format=torch.contiguous_format)
