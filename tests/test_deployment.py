@@ -1,6 +1,7 @@
 """Flower's Deployment Engine on loopback: a TLS SuperLink and 3 SuperNodes run 2 rounds of FedCKD, each node
 on its own partition file, with client state kept between rounds, and no process is left behind; on demand,
-one SuperNode is killed after round 1, or while it replies in round 2, and the run completes with the others."""
+one SuperNode is killed after round 1, or while it replies in round 2, and the run completes with the others,
+and a timed-out run leaves nothing running."""
 
 from __future__ import annotations
 
@@ -184,8 +185,10 @@ def test_ray_address_points_the_simulation_at_a_running_ray_cluster(monkeypatch)
     assert "address" not in seen[1]
 
 
+@pytest.mark.on_demand
 @pytest.mark.skipif(bool(MISSING), reason=f"Flower deployment binaries, openssl or ssh-keygen missing: {MISSING}")
 def test_a_failed_run_leaves_nothing_running_and_a_restarted_superlink_keeps_its_runs(tmp_path):
+    """About 35 s, so on demand (`pytest -m on_demand`); the default TLS run above checks cleanup after success."""
     layout = Layout(tmp_path / "deploy", num_supernodes=2, insecure=False, port=free_port())
     with pytest.raises(UserError, match="did not finish within --timeout 15 s"):
         deploy(["dataset=digits", "lowres=none", "num_rounds=50", f"output.root={tmp_path / 'results'}"], layout,
