@@ -74,15 +74,22 @@ class ThreeNodeGrid:
         msg.metadata.__dict__["_message_id"] = f"ins-{dst_node_id}"  # as pushing sets it
         return msg
 
-    def send_and_receive(self, messages, *, timeout=None):
-        replies = []
+    def push_messages(self, messages):
+        """Answers each message at once; the replies wait to be pulled."""
+        self.answered = getattr(self, "answered", {})
         for msg in messages:
             partition = msg.metadata.dst_node_id - 11
-            if msg.metadata.message_type == "query":
-                replies.append(partition_query_reply(msg, partition))
-            else:
-                replies += self.answer(msg, partition)
-        return replies
+            replies = [partition_query_reply(msg, partition)] if msg.metadata.message_type == "query" else \
+                self.answer(msg, partition)
+            self.answered |= {r.metadata.reply_to_message_id: r for r in replies}
+        return [msg.metadata.message_id for msg in messages]
+
+    def pull_messages(self, message_ids):
+        return [self.answered.pop(i) for i in list(message_ids) if i in self.answered]
+
+    def send_and_receive(self, messages, *, timeout=None):
+        messages = list(messages)
+        return self.pull_messages(self.push_messages(messages))
 
     def answer(self, msg: Message, partition: int) -> list[Message]:
         raise NotImplementedError

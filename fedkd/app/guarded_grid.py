@@ -8,7 +8,7 @@ ClientApp that raised in `client_errors/` and fails the run unless `simulation.o
 (4) below `failures.min_replies` valid train replies, skips the round's aggregation or fails the run. Every
 reply that did not count is recorded as an outcome (round, phase, partition, status, reason) for
 rounds.csv and clients.csv. `simulation.round_timeout` bounds the whole exchange, the upload of a deployed
-reply included (`bounded_pulls.py`).
+reply included (`bounded_pulls.py`); replies are asked for every `simulation.reply_poll_interval` s.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from fedkd.app.failures import CORRUPT, CRASHED, OK, STRAGGLER, FailureInjector
 from fedkd.app.ordered_grid import OrderedGrid, ReplyOrigins
 from fedkd.app.reply_checks import update_problem
 from fedkd.app.simulation_settings import SimulationSettings
+from fedkd.app.timing_log import mark
 from fedkd.protocol.instructions import SERVER_ROUND
 
 REJECTED, ERROR, SKIPPED = "rejected", "error", "skipped"  # further statuses besides those of failures.py
@@ -87,7 +88,7 @@ class GuardedGrid(OrderedGrid):
             self.executed |= {self.partition_of[m.metadata.dst_node_id] for m in delivered}
         timeout = self.simulation.round_timeout
         with object_pulls_until(time.monotonic() + timeout):
-            raw = list(self.inner.send_and_receive(delivered, timeout=timeout))
+            raw = self._push_and_pull(delivered, timeout, phase, server_round)
             raw = self.in_order(raw + self._waiting_at_deadline(delivered, raw), delivered)
         origins = ReplyOrigins(delivered)
         nodes = [origins.node_of(r) for r in raw]
@@ -100,6 +101,25 @@ class GuardedGrid(OrderedGrid):
                            f"no reply within simulation.round_timeout={self.simulation.round_timeout:g} s")
         kept = [r for r in replies if r is not None]
         return self._enough(kept, phase, server_round)
+
+    def _push_and_pull(self, messages: list[Message], timeout: float, phase: str, server_round: int
+                       ) -> list[Message]:
+        """Flower's send_and_receive, asking for replies every `simulation.reply_poll_interval` s (its deployed
+        grid waits a fixed 3 s between asks, on average 1.5 s per phase after the last reply is in)."""
+        waiting = set(self.inner.push_messages(messages))
+        mark("pushed", phase=phase, round=server_round)
+        deadline = time.monotonic() + timeout
+        replies: list[Message] = []
+        while True:
+            pulled = list(self.inner.pull_messages(waiting))
+            for r in pulled:
+                mark("replied", phase=phase, round=server_round, partition=self.partition_of.get(
+                    r.metadata.src_node_id, -1))
+            replies += pulled
+            waiting -= {r.metadata.reply_to_message_id for r in pulled}
+            if not waiting or time.monotonic() >= deadline:
+                return replies
+            time.sleep(self.simulation.reply_poll_interval)
 
     def _waiting_at_deadline(self, delivered: list[Message], replies: list[Message]) -> list[Message]:
         """One last pull, at the deadline, of replies still missing: while a deployed grid was stuck on one

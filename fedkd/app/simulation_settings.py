@@ -30,6 +30,8 @@ class SimulationSettings:
                                       "a running Ray cluster (docs/deployment.md)")
     round_timeout: float = setting(3600.0, above(0), help="seconds a round waits for its replies; later ones are "
                                    "dropped (stragglers)")
+    reply_poll_interval: float = setting(0.1, above(0), at_most(10), help="seconds between the ServerApp's asks "
+                                         "for replies (Flower's deployed grid: 3 s)")
     on_client_error: str = setting("fail", one_of(ON_CLIENT_ERROR), help="a ClientApp that raises: fail the run, or "
                                    "go on without its reply (its traceback is kept in client_errors/ either way)")
     failures: FailureSettings = field(default_factory=FailureSettings)

@@ -5,7 +5,7 @@ authentication on by default, the SuperLink's state in a database file; submits 
 interrupted.
 
     fedkd-deploy [--supernodes 3] [--port 9200] [--insecure] [--no-node-auth] [--dir DIR] [--timeout S]
-                 [OVERRIDES...]
+                 [--client-worker warm|per-message] [OVERRIDES...]
     fedkd-deploy --write-partitions DIR [--supernodes N] [OVERRIDES...]
 
 OVERRIDES are the Hydra overrides of `fedkd-sim` (simulation.num_clients is set to --supernodes).
@@ -30,7 +30,7 @@ from fedkd.data.node_data import write_partition
 from fedkd.deploy.cluster import Layout, LocalCluster, node_config_line
 from fedkd.errors import UserError
 from fedkd.paths import PROJECT_ROOT, expand
-from fedkd.protocol.run_config import DATA_SHAPE, OUTPUT_ROOT, OVERRIDES
+from fedkd.protocol.run_config import CLIENT_WORKERS, DATA_SHAPE, OUTPUT_ROOT, OVERRIDES, WARM
 from fedkd.results.run_dir import FAILED, INCOMPLETE
 
 CONNECTION = "fedkd-deploy"
@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dir", type=Path, help="where certificates, homes, logs and the database go "
                         "(default results/deploy/<time>)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds the run may take")
+    parser.add_argument("--client-worker", default=WARM,
+                        help=f"{' | '.join(CLIENT_WORKERS)}: each SuperNode's ClientApps hand their messages to one "
+                        "long-lived fedkd process (default), or each runs in a new process, as Flower does")
     parser.add_argument("--write-partitions", type=Path, metavar="DIR",
                         help="only write the SuperNodes' partition files to DIR (for a multi-host deployment)")
     parser.add_argument("overrides", nargs="*")
@@ -152,12 +155,14 @@ def main(argv: list[str] | None = None) -> None:
     with user_errors():
         if args.supernodes < 1:
             raise UserError(f"--supernodes={args.supernodes} is invalid; allowed: an integer >= 1")
+        if args.client_worker not in CLIENT_WORKERS:
+            raise UserError(f"--client-worker={args.client_worker} is invalid; allowed: {' | '.join(CLIENT_WORKERS)}")
         if args.write_partitions:
             write_partitions(args.overrides, args.supernodes, args.write_partitions.resolve())
             return
         root = args.dir or PROJECT_ROOT / "results" / "deploy" / time.strftime("%Y%m%d-%H%M%S")
         layout = Layout(root.resolve(), args.supernodes, args.insecure, port=args.port,
-                        authenticate=not args.no_node_auth)
+                        authenticate=not args.no_node_auth, client_worker=args.client_worker)
         code = deploy(args.overrides, layout, args.timeout)
     sys.exit(code)
 

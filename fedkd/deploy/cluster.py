@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fedkd.errors import UserError
+from fedkd.protocol.run_config import WARM
 
 FLOWER_ENV = {"FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1", "FLWR_DISABLE_UPDATE_CHECK": "1",
               "FLWR_TELEMETRY_ENABLED": "0", "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO": "0"}
 
 
-def node_config_line(partition_id: int, num_partitions: int, data_file: Path) -> str:
-    """A SuperNode's --node-config: which partition it is and the file that holds it."""
-    return f'partition-id={partition_id} num-partitions={num_partitions} data-file="{data_file}"'
+def node_config_line(partition_id: int, num_partitions: int, data_file: Path, client_worker: str = WARM) -> str:
+    """A SuperNode's --node-config: which partition it is, the file that holds it, and whether a warm worker
+    or a new process per message runs the node's ClientApp (fedkd/app/warm_worker.py)."""
+    return (f'partition-id={partition_id} num-partitions={num_partitions} data-file="{data_file}" '
+            f'client-worker="{client_worker}"')
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Layout:
     host: str = "127.0.0.1"
     port: int = 9200
     authenticate: bool = True  # CLI-managed SuperNode authentication (needs TLS)
+    client_worker: str = WARM  # warm: one long-lived fedkd process per SuperNode | per-message: Flower's
 
     @property
     def uses_auth(self) -> bool:
@@ -113,7 +117,7 @@ class LocalCluster:
         security = ["--insecure"] if layout.insecure else ["--root-certificates", str(layout.certs / "ca.crt")]
         for i in range(layout.num_supernodes):
             auth = ["--auth-supernode-private-key", str(layout.node_key(i))] if layout.uses_auth else []
-            node_config = node_config_line(i, layout.num_supernodes, layout.partition_file(i))
+            node_config = node_config_line(i, layout.num_supernodes, layout.partition_file(i), layout.client_worker)
             self._start(f"supernode-{i}", ["flower-supernode", *security, *auth, "--superlink", layout.address,
                                            "--port", str(base_port + i), "--node-config", node_config],
                         layout.supernode_home(i))

@@ -11,3 +11,7 @@ DATA_SHAPE = "data-shape"            # "channels,side,classes": the ServerApp bu
 PARTITION_ID = "partition-id"
 NUM_PARTITIONS = "num-partitions"
 DATA_FILE = "data-file"              # the SuperNode's own partition file (deployments)
+CLIENT_WORKER = "client-worker"      # "warm": one long-lived fedkd process per node runs every message
+CLIENT_WORKER_IDLE = "client-worker-idle"  # seconds the warm worker waits for a message before it exits
+WARM, PER_MESSAGE = "warm", "per-message"  # the values of client-worker; absent means per-message
+CLIENT_WORKERS = (WARM, PER_MESSAGE)
