@@ -44,7 +44,7 @@ class _RuntimeWithAnUnfinishedUpload:
 
     def PullObject(self, request):
         self.object_pulls += 1
-        if self.object_pulls > 5:
+        if self.object_pulls > 20:  # within a 0.5 s deadline, retries from 0.1 s doubling make at most ~5
             raise TooManyTries
         return SimpleNamespace(object_found=True, object_available=False, object_content=b"")
 
@@ -113,3 +113,14 @@ def test_the_guarded_grid_counts_a_node_that_died_mid_upload_as_crashed_and_keep
     (lost,) = grid.outcomes
     assert (lost["partition_id"], lost["status"], lost["phase"]) == (2, "crashed", "evaluate")
     assert "objects are unavailable" in lost["reason"]
+
+
+def test_inside_object_pulls_until_a_missing_object_is_retried_soon(monkeypatch):
+    from flwr.superlink.grid import http_grid
+
+    seen = {}
+    monkeypatch.setattr(http_grid, "pull_objects", lambda *a, **kw: seen.update(kw) or {})
+    with object_pulls_until(time.monotonic() + 30, first_retry=0.1):
+        http_grid.pull_objects(["x"], lambda _: b"")
+    assert seen["initial_backoff"] == 0.1 and seen["backoff_cap"] == 1.0  # Flower's own: 1 s doubling to 10 s
+    assert 29 < seen["max_time"] <= 30

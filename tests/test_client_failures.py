@@ -100,6 +100,30 @@ def test_a_corrupt_update_never_reaches_the_aggregate(tmp_path, identity, bad):
     np.testing.assert_allclose(aggregate["b"].numpy(), [2.0])
 
 
+class _SlowGrid(_FakeGrid):
+    """Once armed, its replies are there from the fourth pull on."""
+
+    pulls, armed = 0, False
+
+    def pull_messages(self, message_ids):
+        self.pulls += self.armed
+        return super().pull_messages(message_ids) if self.pulls > 3 or not self.armed else []
+
+
+def test_the_server_asks_for_replies_every_reply_poll_interval_until_all_are_in(tmp_path, identity, monkeypatch):
+    from fedkd.app import guarded_grid
+
+    slept: list[float] = []
+    monkeypatch.setattr(guarded_grid.time, "sleep", slept.append)
+    updates = {p: {"w": np.ones(2, np.float32), "b": np.zeros(1, np.float32)} for p in range(3)}
+    grid = GuardedGrid(_SlowGrid(updates), SimulationSettings(reply_poll_interval=0.25), 0, tmp_path)
+    grid.discover()
+    grid.inner.armed = True
+    replies = list(grid.send_and_receive(_train_messages(grid)))
+    assert len(replies) == 3 and not any(r.has_error() for r in replies)
+    assert slept == [0.25] * 3  # three empty asks, then all replies, then no more waiting
+
+
 def test_too_few_valid_replies_skip_the_round_or_fail_the_run(tmp_path, identity):
     updates = {p: {"w": np.array([np.inf, 0], np.float32), "b": np.zeros(1, np.float32)} for p in range(3)}
     updates[0] = {"w": np.ones(2, np.float32), "b": np.zeros(1, np.float32)}

@@ -146,6 +146,13 @@ def test_insecure_mode_is_explicit_and_bad_input_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err == "error: --supernodes=0 is invalid; allowed: an integer >= 1\n"
 
 
+def test_a_bad_client_worker_mode_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--client-worker", "lukewarm"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: --client-worker=lukewarm is invalid; allowed: warm | per-message\n"
+
+
 def test_write_partitions_gives_each_host_its_file_and_the_server_its_data_shape(tmp_path, capsys):
     main(["--write-partitions", str(tmp_path), "--supernodes", "2", "dataset=digits", "lowres=none"])
     printed = capsys.readouterr().out
@@ -153,6 +160,7 @@ def test_write_partitions_gives_each_host_its_file_and_the_server_its_data_shape
         data, shape = read_partition(str(tmp_path / f"partition-{i}.pt"), i)
         assert data.partition_id == i and shape == (1, 8, 10)
         assert f"--node-config 'partition-id={i} num-partitions=2 data-file=" in printed
+        assert 'client-worker="warm"' in printed
     assert "data-shape='1,8,10'" in printed
     context = SimpleNamespace(run_config={"data-shape": "1,8,10"})
     assert data_shape_from_context(context) == (1, 8, 10)  # what the ServerApp reads back

@@ -87,7 +87,7 @@ class GuardedGrid(OrderedGrid):
         if phase == "train":
             self.executed |= {self.partition_of[m.metadata.dst_node_id] for m in delivered}
         timeout = self.simulation.round_timeout
-        with object_pulls_until(time.monotonic() + timeout):
+        with object_pulls_until(time.monotonic() + timeout, self.simulation.reply_poll_interval):
             raw = self._push_and_pull(delivered, timeout, phase, server_round)
             raw = self.in_order(raw + self._waiting_at_deadline(delivered, raw), delivered)
         origins = ReplyOrigins(delivered)
