@@ -35,8 +35,8 @@ class _RuntimeWithAnUnfinishedUpload:
     """The SuperLink's runtime API as the ServerApp sees it after a node died mid-upload: the reply message is
     stored, its objects are registered but never become available."""
 
-    def __init__(self, reply: Message) -> None:
-        self.reply, self.object_pulls = reply, 0
+    def __init__(self, reply: Message, limit: int = 5) -> None:
+        self.reply, self.object_pulls, self.limit = reply, 0, limit
 
     def PullMessages(self, request):
         proto = message_to_proto(remove_content_from_message(self.reply))
@@ -44,7 +44,7 @@ class _RuntimeWithAnUnfinishedUpload:
 
     def PullObject(self, request):
         self.object_pulls += 1
-        if self.object_pulls > 20:  # within a 0.5 s deadline, retries from 0.1 s doubling make at most ~5
+        if self.object_pulls > self.limit:
             raise TooManyTries
         return SimpleNamespace(object_found=True, object_available=False, object_content=b"")
 
@@ -92,7 +92,8 @@ class _GridWithADeadUploader(ThreeNodeGrid):
         if msg.metadata.dst_node_id == DEAD_NODE:
             stuck = partition_query_reply(msg, partition)
             stuck.metadata.__dict__["_message_id"] = stuck.object_id
-            return list(_deployed_grid(_RuntimeWithAnUnfinishedUpload(stuck)).pull_messages([msg.metadata.message_id]))
+            runtime = _RuntimeWithAnUnfinishedUpload(stuck, limit=20)
+            return list(_deployed_grid(runtime).pull_messages([msg.metadata.message_id]))
         if msg.metadata.dst_node_id == 11:
             self.late[msg.metadata.message_id] = partition_query_reply(msg, partition)
             return []
