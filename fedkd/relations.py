@@ -43,6 +43,7 @@ def check_federated(c: FederatedConfig) -> None:
     _check_data_and_clients(c)
     _check_personal_layers(c)
     _check_method_privacy(c)
+    _check_audit(c)
     if isinstance(c.workload, FaceKDWorkload):
         _check_face_workload(c, c.workload)
 
@@ -77,6 +78,21 @@ def _check_personal_layers(c: FederatedConfig) -> None:
             tops = sorted({n.split(".")[0] for n in names})
             raise ConfigError("strategy.personal_layers", prefix,
                               f"a prefix of the model's parameter names ({', '.join(tops)})")
+
+
+def _check_audit(c: FederatedConfig) -> None:
+    audit = c.audit
+    if not audit.enabled:
+        return
+    outside = [k for k in audit.clients if k >= c.simulation.num_clients]
+    if outside:
+        raise ConfigError("audit.clients", audit.clients,
+                          f"partition ids below simulation.num_clients={c.simulation.num_clients}")
+    if audit.break_dp != "none" and not isinstance(c.privacy, SampleDPSettings):
+        raise ConfigError("audit.break_dp", audit.break_dp, "none unless privacy=sample (it breaks DP-SGD)")
+    if audit.canary == "input" and isinstance(c.workload, FaceKDWorkload):
+        raise ConfigError("audit.canary", audit.canary, "gradient with workload=face_kd (its distillation terms "
+                          "need a teacher output for every training record)")
 
 
 def _check_method_privacy(c: FederatedConfig) -> None:

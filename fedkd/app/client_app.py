@@ -16,6 +16,8 @@ from torch import nn
 from fedkd.app.experiment_config import FederatedConfig
 from fedkd.app.ordered_grid import partition_query_reply
 from fedkd.app.run_config import config_from_context
+from fedkd.audit.client_side import is_audited, with_canaries
+from fedkd.audit.federated_audit import canary_norm
 from fedkd.checkpoint.client_files import CHECKPOINT_DIR, restore_once, save_client_state
 from fedkd.data.federated import ClientData, FederationSpec, data_shape, load_client_data
 from fedkd.data.image_data import DataShape
@@ -135,6 +137,9 @@ def make_client_app(config_source: ConfigSource = config_from_context) -> Client
         config = config_source(context)
         started = time.perf_counter()
         round_input = _round_input(msg, context, config, phase_offset=0)
+        if is_audited(config.audit, round_input.data.partition_id):
+            round_input = with_canaries(round_input, config.audit, data_shape(config.federation()),
+                                        canary_norm(config))
         local_norm = config.strategy.local_norm
         if local_norm:
             round_input = with_local_norm(round_input)
@@ -144,7 +149,8 @@ def make_client_app(config_source: ConfigSource = config_from_context) -> Client
             _save_state(round_input, context)
             return _refusal(msg, round_input, budget, started, local_norm)
         if budget is not None:
-            round_input.private = PrivateTraining(budget, round_input.seed)
+            round_input.private = PrivateTraining(budget, round_input.seed, broken_no_noise=config.audit.enabled
+                                                  and config.audit.break_dp == "no_noise")
         round_input.state.record_participation(round_input.server_round)
         weights, metrics = method.fit(round_input)
         if local_norm:

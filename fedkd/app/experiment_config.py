@@ -10,6 +10,7 @@ from omegaconf import MISSING
 from torch import nn
 
 from fedkd.app.simulation_settings import SimulationSettings
+from fedkd.audit.settings import AuditSettings
 from fedkd.checkpoint.settings import CheckpointSettings
 from fedkd.config.fields import NOT_EMPTY, at_least, setting
 from fedkd.config.schema import ExperimentSchema
@@ -53,6 +54,7 @@ class FederatedConfig:
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
     privacy: PrivacySettings = MISSING
     checkpoint: CheckpointSettings = field(default_factory=CheckpointSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     resume: str | None = setting(None, NOT_EMPTY, help="an interrupted run's directory: continue it (fedkd-sim "
                                  "resume=DIR takes the run's own overrides; docs/reliability.md)")
 

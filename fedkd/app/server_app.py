@@ -20,6 +20,8 @@ from fedkd.app.node_sampling import seeded_node_sampling
 from fedkd.app.round_loop import run_rounds
 from fedkd.app.run_config import config_from_context, data_shape_from_context, output_root_from_context
 from fedkd.app.strategy_factory import build_strategy
+from fedkd.audit.federated_audit import federated_audit, federated_scorer
+from fedkd.audit.report import audit_lines
 from fedkd.checkpoint.checkpointer import Checkpointer
 from fedkd.checkpoint.resume import fingerprint, latest_checkpoint, resumable_dir, write_resume_file
 from fedkd.checkpoint.server_checkpoint import ServerCheckpoint, restore_rng_states, rng_states
@@ -132,6 +134,7 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape
         restore_rng_states(resumed.rng, sampling)
         _progress(f"resuming {run.final_path.name} after round {resumed.server_round} of {config.num_rounds}")
     checkpoints = Checkpointer(config.checkpoint, run.path, fingerprint(config), config.num_rounds, resumed)
+    scorer = federated_scorer(config, shape)
     guarded = GuardedGrid(grid, sim, config.seed, run.path)
     guarded.discover()
     clock = [time.perf_counter()]
@@ -167,7 +170,8 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape
     instructions = checkpoints.instructions()
     train_config = ConfigRecord(({DP_CLIPPING: client_dp.clipping} if client_dp is not None else {}) | instructions)
     run_rounds(strategy, guarded, arrays, (resumed.server_round if resumed else 0) + 1, config.num_rounds,
-               train_config, ConfigRecord(instructions), end_of_round)
+               train_config, ConfigRecord(instructions), end_of_round,
+               on_train_replies=None if scorer is None else scorer.observe)
     summary, table = summarize({"dataset": config.dataset.name, "strategy": config.strategy.name,
                                 "partition": config.partition.name, "num_clients": sim.num_clients,
                                 "num_rounds": config.num_rounds, "seed": config.seed,
@@ -175,6 +179,12 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape
     summary["privacy"] = privacy.report()
     summary["checkpoint"] = checkpoints.finish()
     run.write_json("privacy.json", summary["privacy"])
+    if scorer is not None:
+        report = federated_audit(config, scorer)
+        run.write_json("audit.json", report)
+        summary["audit"] = audit_lines(report)
+        for line in summary["audit"]:
+            _progress(line)
     draw_run_curves(rounds, run.path / "curves", f"{config.strategy.name} on {config.dataset.name}, "
                     f"{config.partition.name}, seed {config.seed}")
     _progress(table)

@@ -16,6 +16,7 @@ import torch
 from omegaconf import MISSING
 from torch import nn
 
+from fedkd.audit.canary_gradients import CanaryGradients
 from fedkd.config.fields import one_of, setting
 from fedkd.config.search_space import Space
 from fedkd.data.federated import ClientData
@@ -58,12 +59,13 @@ class RoundInput:
     server_config: dict[str, Any]
     extra_terms: ExtraTerms | None = None  # the workload's own losses, added to every local objective
     private: PrivateTraining | None = None  # sample-level DP: every training call runs DP-SGD on the budget
+    canaries: CanaryGradients | None = None  # a privacy audit's included gradient canaries
 
     def train(self, model: nn.Module, settings: TrainSettings, seed: int, objective: Objective = cross_entropy,
               epochs: int | None = None, params: Iterable[nn.Parameter] | None = None) -> dict[str, float]:
         """`train_local` on this client's training split, with the workload's extra terms."""
         return train_local(model, self.data.train_x, self.data.train_y, settings, seed, objective, epochs,
-                           params, self.extra_terms, self.private)
+                           params, self.extra_terms, self.private, self.canaries)
 
     def model_from(self, weights: StateDict) -> nn.Module:
         model = self.new_model()

@@ -22,7 +22,7 @@ the noise in every mode.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from opacus.optimizers import DPOptimizer, DPOptimizerFastGradientClipping
 
 GRAD_SAMPLE_MODES = ("auto", "hooks", "functorch", "ghost")
+AfterNoise = Callable[[], object] | None  # adds to p.grad after the noise (an audit's gradient canaries)
 
 
 GHOST_SHARE = 0.5  # auto picks ghost clipping from this share of parameters in ghost-normed layers (see above)
@@ -65,11 +66,15 @@ def _weight_gradients(params: list[nn.Parameter],
     return torch.autograd.grad(torch.stack(list(weight_terms)).sum(), params, allow_unused=True)
 
 
-def _add_and_step(optimizer: DPOptimizer, params: list[nn.Parameter], extra: Sequence[torch.Tensor | None]) -> None:
-    """After `pre_step` put the noisy mean into p.grad: add the weight-only gradients and step."""
+def _add_and_step(optimizer: DPOptimizer, params: list[nn.Parameter], extra: Sequence[torch.Tensor | None],
+                  after_noise: AfterNoise) -> None:
+    """After `pre_step` put the noisy mean into p.grad: add the weight-only gradients (and `after_noise`'s) and
+    step."""
     for p, g in zip(params, extra, strict=False):
         if g is not None:
             p.grad += g
+    if after_noise is not None:
+        after_noise()
     optimizer.original_optimizer.step()
 
 
@@ -80,12 +85,13 @@ class HookedStep:
         self.optimizer = optimizer
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
 
-    def step(self, data_terms: Sequence[torch.Tensor], weight_terms: Sequence[torch.Tensor]) -> None:
+    def step(self, data_terms: Sequence[torch.Tensor], weight_terms: Sequence[torch.Tensor],
+             after_noise: AfterNoise = None) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         torch.stack([t.mean() for t in data_terms]).sum().backward()
         extra = _weight_gradients(self.params, weight_terms)
         if self.optimizer.pre_step():  # clips, accumulates, adds noise into p.grad
-            _add_and_step(self.optimizer, self.params, extra)
+            _add_and_step(self.optimizer, self.params, extra, after_noise)
 
     def empty(self) -> None:
         """A Poisson batch can be empty: the step still releases noise (and is accounted)."""
@@ -102,7 +108,8 @@ class GhostStep:
         self.module, self.optimizer = module, optimizer
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
 
-    def step(self, data_terms: Sequence[torch.Tensor], weight_terms: Sequence[torch.Tensor]) -> None:
+    def step(self, data_terms: Sequence[torch.Tensor], weight_terms: Sequence[torch.Tensor],
+             after_noise: AfterNoise = None) -> None:
         from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
 
         if any(t.dim() != 1 for t in data_terms):
@@ -113,7 +120,7 @@ class GhostStep:
         DPTensorFastGradientClipping(self.module, self.optimizer, per_sample, "mean").backward()
         extra = _weight_gradients(self.params, weight_terms)
         if self.optimizer.pre_step():  # adds noise to the clipped sum in p.grad, scales by the batch size
-            _add_and_step(self.optimizer, self.params, extra)
+            _add_and_step(self.optimizer, self.params, extra, after_noise)
 
     def empty(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)

@@ -138,9 +138,10 @@ class ClientBudget:
 class PrivateTraining:
     """DP-SGD for the local training calls of one participation; charges every step to `budget`."""
 
-    def __init__(self, budget: ClientBudget, seed: int) -> None:
+    def __init__(self, budget: ClientBudget, seed: int, broken_no_noise: bool = False) -> None:
         self.budget = budget
         self.seed = seed
+        self.broken_no_noise = broken_no_noise  # an audit's broken control: σ = 0 while ε is still claimed
         self.steps_this_round = 0
 
     def batches(self, epochs: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -157,7 +158,8 @@ class PrivateTraining:
         term of the objective is a per-sample loss vector (ghost clipping can run)."""
         settings = self.budget.settings
         mode = resolved_mode(settings.grad_sample_mode, per_sample, model)
-        noise = dict(noise_multiplier=self.budget.noise_multiplier, max_grad_norm=settings.max_grad_norm,
+        sigma = 0.0 if self.broken_no_noise else self.budget.noise_multiplier
+        noise = dict(noise_multiplier=sigma, max_grad_norm=settings.max_grad_norm,
                      expected_batch_size=self.budget.expected_batch_size, loss_reduction="mean",
                      generator=torch.Generator().manual_seed(self.seed))
         hooks, step = _ghost(model, optimizer, noise) if mode == "ghost" else _hooked(model, optimizer, noise, mode)

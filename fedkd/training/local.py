@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fedkd.audit.canary_gradients import CanaryGradients
 from fedkd.config.fields import above, at_least, below, one_of, setting
 from fedkd.config.search_space import Interval, Space
 from fedkd.distill.outputs import Outputs, forward_outputs
@@ -94,7 +95,7 @@ def train_local(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: TrainSettings, seed: int,
     objective: Objective = cross_entropy, epochs: int | None = None,
     params: Iterable[nn.Parameter] | None = None, extra_terms: ExtraTerms | None = None,
-    private: PrivateTraining | None = None,
+    private: PrivateTraining | None = None, canaries: CanaryGradients | None = None,
 ) -> dict[str, float]:
     """Run `epochs` (default `train.local_epochs`) over (x, y), optimising `params` (default: all).
 
@@ -102,6 +103,7 @@ def train_local(
     the objective's terms on every batch; they receive the student's outputs and the batch's row
     indices into (x, y).
     With `private`, the steps are DP-SGD steps on Poisson batches, as many as the client's budget allows.
+    With `canaries` (a privacy audit's included gradient canaries), each step adds those it samples.
 
     Returns the example-weighted means over all steps of the summed loss (`train_loss`), of each
     term (`loss_<name>`) and the training accuracy.
@@ -114,6 +116,8 @@ def train_local(
     else:
         batches = private.batches(epochs, gen)
     model.train()
+    trained = {id(p) for group in opt.param_groups for p in group["params"]}
+    named = {name: p for name, p in model.named_parameters() if id(p) in trained}
     sums: dict[str, float] = {}
     correct, seen = 0, 0
     if private is None:
@@ -122,6 +126,8 @@ def train_local(
             loss = torch.stack([batch_mean(v) for v in terms.values()]).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if canaries is not None:
+                canaries.add(named, settings.batch_size / len(y), len(batch))
             opt.step()
             correct += _tally(sums, loss, terms, outputs, y[batch])
             seen += len(batch)
@@ -135,7 +141,9 @@ def train_local(
                     continue
                 outputs, terms = _batch_terms(objective, extra_terms, model, x, y, batch)
                 dp.step([v for k, v in terms.items() if k not in PARAMETER_TERMS],
-                        [v for k, v in terms.items() if k in PARAMETER_TERMS])
+                        [v for k, v in terms.items() if k in PARAMETER_TERMS],
+                        None if canaries is None else lambda: canaries.add(
+                            named, private.budget.sample_rate, private.budget.expected_batch_size))
                 loss = torch.stack([batch_mean(v) for v in terms.values()]).sum()
                 correct += _tally(sums, loss, terms, outputs, y[batch])
                 seen += len(batch)
