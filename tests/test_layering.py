@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("fedkd.errors", "fedkd.paths", "fedkd.protocol"),
     ("fedkd.config",),                              # knows no component
     ("fedkd.data", "fedkd.models", "fedkd.distill", "fedkd.state", "fedkd.results"),  # models never load data
-    ("fedkd.privacy", "fedkd.checkpoint"),          # DP mechanisms and accounting; checkpoints and resume
+    ("fedkd.privacy", "fedkd.checkpoint", "fedkd.audit"),  # DP, its accounting and its audit; checkpoints, resume
     ("fedkd.training",),
     ("fedkd.faces", "fedkd.methods", "strategies"),  # face toolkit; client methods; server strategies
     ("fedkd.workloads", "private_gen"),

@@ -13,11 +13,11 @@ from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 from torch import nn
 
+from fedkd.app.audited_client import is_audited, with_canaries
 from fedkd.app.experiment_config import FederatedConfig
 from fedkd.app.ordered_grid import partition_query_reply
+from fedkd.app.run_audit import canary_norm
 from fedkd.app.run_config import config_from_context
-from fedkd.audit.client_side import is_audited, with_canaries
-from fedkd.audit.federated_audit import canary_norm
 from fedkd.checkpoint.client_files import CHECKPOINT_DIR, restore_once, save_client_state
 from fedkd.data.federated import ClientData, FederationSpec, data_shape, load_client_data
 from fedkd.data.image_data import DataShape

@@ -18,9 +18,9 @@ from fedkd.app.experiment_config import FederatedConfig
 from fedkd.app.guarded_grid import GuardedGrid
 from fedkd.app.node_sampling import seeded_node_sampling
 from fedkd.app.round_loop import run_rounds
+from fedkd.app.run_audit import federated_audit, federated_scorer
 from fedkd.app.run_config import config_from_context, data_shape_from_context, output_root_from_context
 from fedkd.app.strategy_factory import build_strategy
-from fedkd.audit.federated_audit import federated_audit, federated_scorer
 from fedkd.audit.report import audit_lines
 from fedkd.checkpoint.checkpointer import Checkpointer
 from fedkd.checkpoint.resume import fingerprint, latest_checkpoint, resumable_dir, write_resume_file

@@ -1,0 +1,177 @@
+"""The one-run privacy audit: its bound against closed forms and an independent binomial tail, its behaviour on
+a Gaussian mechanism with a known ε, canary injection, the scorer's blindness to the coins, and audited runs."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from flwr.app import ArrayRecord, Message, MetricRecord, RecordDict
+from flwr.supercore.task_identity import TaskIdentity
+from helpers import run_tiny
+
+import fedkd.audit.coins as coins_module
+from fedkd.app.experiment_config import load_federated
+from fedkd.audit.canaries import gradient_canaries, input_canaries
+from fedkd.audit.canary_gradients import CanaryGradients
+from fedkd.audit.coins import inclusion_coins
+from fedkd.audit.one_run_bound import audit, epsilon_lower_bound, guesses, p_value
+from fedkd.audit.scoring import CanaryScorer
+from fedkd.audit.settings import AuditSettings
+from fedkd.data.federated import load_client_data
+from fedkd.errors import UserError
+from fedkd.models.small_cnn import SmallCNN
+from fedkd.protocol.reply import PARTITION_ID
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def binomial_tail(r: int, v: int, q: float) -> float:
+    return sum(math.comb(r, k) * q ** k * (1 - q) ** (r - k) for k in range(v, r + 1))
+
+
+@pytest.mark.parametrize(("r", "v", "eps"), [(10, 7, 0.5), (50, 40, 1.0), (200, 120, 0.2), (30, 30, 3.0)])
+def test_pure_dp_p_value_is_the_binomial_tail(r, v, eps):
+    q = math.exp(eps) / (1 + math.exp(eps))
+    assert p_value(1000, r, v, eps, 0.0) == pytest.approx(binomial_tail(r, v, q), rel=1e-9)
+
+
+def test_with_delta_the_p_value_adds_the_largest_mean_of_the_lower_tail():
+    m, r, v, eps, delta = 400, 40, 30, 1.0, 1e-4
+    q = math.exp(eps) / (1 + math.exp(eps))
+    pmf = [math.comb(r, k) * q ** k * (1 - q) ** (r - k) for k in range(r + 1)]
+    alpha = max(sum(pmf[v - i:v]) / i for i in range(1, v + 1))
+    assert p_value(m, r, v, eps, delta) == pytest.approx(binomial_tail(r, v, q) + 2 * m * delta * alpha, rel=1e-9)
+
+
+def test_all_guesses_right_gives_the_closed_form_bound():
+    r, beta = 100, 0.05  # q^r = beta  ->  eps = log(q / (1 - q))
+    q = beta ** (1 / r)
+    assert epsilon_lower_bound(1000, r, r, 0.0, 1 - beta) == pytest.approx(math.log(q / (1 - q)), abs=1e-6)
+
+
+def test_the_bound_grows_with_correct_guesses_and_is_zero_at_chance():
+    bounds = [epsilon_lower_bound(1000, 200, v, 1e-5, 0.95) for v in range(100, 201, 5)]
+    assert bounds[0] == 0.0
+    assert all(b2 >= b1 for b1, b2 in itertools.pairwise(bounds))
+    assert bounds[-1] > bounds[len(bounds) // 2] > 0
+
+
+def test_guesses_split_between_the_highest_and_lowest_scores():
+    scores = np.array([0.5, 3.0, -2.0, 1.0, -1.0])
+    assert guesses(scores, 3).tolist() == [0, 1, -1, 1, 0]
+
+
+def gaussian_audit(sigma: float, m: int, seed: int) -> float:
+    """Each canary is its own Gaussian mechanism on a scalar: release coin + N(0, sigma^2), sensitivity 1."""
+    rng = np.random.default_rng(seed)
+    included = rng.random(m) < 0.5
+    scores = included + rng.normal(0, sigma, m)
+    return audit(scores, included, 1e-5, 0.95, [0.02, 0.05, 0.1, 0.2, 0.5])[0].epsilon_lower_bound
+
+
+def test_on_a_gaussian_mechanism_the_bound_stays_below_its_epsilon_and_reveals_no_noise():
+    # sigma = 4.84 gives (1, 1e-5)-DP by the classical Gaussian-mechanism bound sqrt(2 ln(1.25/δ)) / ε
+    assert max(gaussian_audit(4.84, 5000, seed) for seed in range(5)) < 1.0
+    assert min(gaussian_audit(1e-3, 5000, seed) for seed in range(3)) > 5.0
+
+
+def test_gradient_canaries_are_added_exactly_where_they_are_included():
+    model = SmallCNN(1, 3, width=4, embedding_dim=8, norm_groups=2, pool_size=2)
+    design = gradient_canaries(50, model, 2.0, design_seed=0, partition_id=1)
+    included = inclusion_coins(50, secret_seed=1, partition_id=1)
+    params = dict(model.named_parameters())
+    for p in params.values():
+        p.grad = torch.zeros_like(p)
+    assert CanaryGradients(design, included, seed=0).add(params, rate=1.0, divisor=4.0) == int(included.sum())
+    for i, (key, offset) in enumerate(zip(design.keys, design.offsets.tolist(), strict=True)):
+        assert float(params[key].grad.flatten()[offset]) == (0.5 if included[i] else 0.0)
+    assert sum(int((p.grad != 0).sum()) for p in params.values()) == int(included.sum())
+
+
+def test_canaries_are_rebuilt_identically_and_differ_per_client():
+    a, b = input_canaries(20, (1, 8, 10), 3, 0), input_canaries(20, (1, 8, 10), 3, 0)
+    assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
+    assert not torch.equal(a.images, input_canaries(20, (1, 8, 10), 3, 1).images)
+
+
+def test_the_scoring_path_never_reads_the_coins(monkeypatch):
+    imports = {n.module for n in ast.walk(ast.parse((ROOT / "fedkd/audit/scoring.py").read_text()))
+               if isinstance(n, ast.ImportFrom)}
+    assert "fedkd.audit.coins" not in imports
+
+    def forbidden(*_args):
+        raise AssertionError("the scorer read the inclusion coins")
+
+    monkeypatch.setattr(coins_module, "inclusion_coins", forbidden)
+    for name in ("_task_id", "_run_id", "_node_id"):  # a message is built as a server task would build it
+        monkeypatch.setattr(TaskIdentity, name, 1)
+    settings = AuditSettings(enabled=True, num_canaries=30, clients=[0])
+    scorer = CanaryScorer(settings, (1, 8, 3), lambda: SmallCNN(1, 3, width=4, embedding_dim=8, norm_groups=2,
+                                                                 pool_size=2), 1.0)
+    model = SmallCNN(1, 3, width=4, embedding_dim=8, norm_groups=2, pool_size=2)
+    sent = ArrayRecord(model.state_dict())
+    moved = {k: v - 0.1 for k, v in model.state_dict().items()}
+    instruction = Message(RecordDict(), dst_node_id=11, message_type="train", group_id="1")
+    instruction.metadata.__dict__["_message_id"] = "ins-11"
+    reply = Message(RecordDict({"arrays": ArrayRecord(moved), "metrics": MetricRecord({PARTITION_ID: 0})}),
+                    reply_to=instruction)
+    scorer.observe(sent, [reply])
+    assert np.allclose(scorer.scores[0], 0.1, atol=1e-6) and scorer.releases[0] == 1
+
+
+AUDITED = ["dataset=digits", "lowres=none", "partition=iid", "simulation.num_clients=4", "simulation.backend=inprocess",
+           "num_rounds=2", "train.local_epochs=1", "train.optimizer=sgd", "train.lr=0.05", "strategy=fedavg",
+           "audit.enabled=true", "audit.num_canaries=2000"]
+
+
+def read_audit(path: Path) -> dict:
+    return json.loads((path / "audit.json").read_text())
+
+
+def test_a_non_private_run_shows_a_large_bound_and_writes_its_guesses(tmp_path):
+    _, _, path = run_tiny(tmp_path, [*AUDITED, "audit.canary_norm=10"])
+    report = read_audit(path)
+    client = report["clients"][0]
+    assert client["claimed_epsilon"] is None and report["claim"].startswith("no DP claim")
+    assert client["epsilon_lower_bound"] > 2.5
+    assert len(client["coins"]) == len(client["guesses"]) == len(client["scores"]) == 2000
+    right = sum(g == (1 if c else -1) for g, c in zip(client["guesses"], client["coins"], strict=True) if g)
+    assert right == client["correct_guesses"]
+
+
+def test_dp_sgd_stays_below_its_claim_and_the_broken_control_exceeds_it(tmp_path):
+    dp = [*AUDITED, "privacy=sample", "privacy.target_epsilon=1", "privacy.accountant=rdp"]
+    correct = read_audit(run_tiny(tmp_path / "dp", dp)[2])["clients"][0]
+    broken = read_audit(run_tiny(tmp_path / "broken", [*dp, "audit.break_dp=no_noise"])[2])
+    assert correct["epsilon_lower_bound"] < correct["claimed_epsilon"] <= 1.0 + 1e-6
+    assert not correct["leak_shown"]
+    assert broken["clients"][0]["leak_shown"] and broken["clients"][0]["epsilon_lower_bound"] > 2.0
+    assert "CONTROL" in broken["claim"]["broken"]
+
+
+@pytest.mark.parametrize(("override", "shown"), [
+    (["audit.clients=[5]"], "audit.clients=[5]"),
+    (["audit.secret_seed=0"], "audit.secret_seed=0"),
+    (["audit.break_dp=no_noise"], "audit.break_dp='no_noise'"),
+])
+def test_bad_audit_settings_name_the_key(override, shown):
+    with pytest.raises(UserError, match=shown.replace("[", r"\[").replace("]", r"\]")):
+        load_federated([*AUDITED, *override])
+
+
+def test_input_canaries_join_the_audited_clients_training_split_only(tmp_path):
+    overrides = [*AUDITED, "audit.canary=input", "audit.num_canaries=40", "num_rounds=1"]
+    _, clients, path = run_tiny(tmp_path, overrides)
+    spec = load_federated(overrides).federation()
+    included = read_audit(path)["clients"][0]["canaries_included"]
+    trained = {int(c["partition_id"]): int(c["num_examples"]) for c in clients if c["phase"] == "train"}
+    assert 0 < included < 40
+    assert trained[0] == len(load_client_data(spec, 0).train_y) + included
+    assert trained[1] == len(load_client_data(spec, 1).train_y)
