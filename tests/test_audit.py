@@ -4,6 +4,7 @@ a Gaussian mechanism with a known ε, canary injection, the scorer's blindness t
 from __future__ import annotations
 
 import ast
+import csv
 import itertools
 import json
 import math
@@ -24,6 +25,7 @@ from fedkd.audit.coins import inclusion_coins
 from fedkd.audit.one_run_bound import audit, epsilon_lower_bound, guesses, p_value
 from fedkd.audit.scoring import CanaryScorer
 from fedkd.audit.settings import AuditSettings
+from fedkd.commands import plot
 from fedkd.data.federated import load_client_data
 from fedkd.errors import UserError
 from fedkd.models.small_cnn import SmallCNN
@@ -175,3 +177,37 @@ def test_input_canaries_join_the_audited_clients_training_split_only(tmp_path):
     assert 0 < included < 40
     assert trained[0] == len(load_client_data(spec, 0).train_y) + included
     assert trained[1] == len(load_client_data(spec, 1).train_y)
+
+
+def fake_audited_run(root: Path, name: str, method: str, mode: str, claimed: float | None, bound: float) -> Path:
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("seed: 0\n")
+    (run / "summary.json").write_text("{}")
+    client = {"partition_id": 0, "claimed_epsilon": claimed, "epsilon_lower_bound": bound, "ceiling": 5.9,
+              "confidence": 0.95, "num_canaries": 5000, "num_guesses": 100, "correct_guesses": 90}
+    (run / "audit.json").write_text(json.dumps({"method": method, "mode": mode, "seed": 0, "delta": 1e-5,
+                                                "canary": "gradient", "clients": [client]}))
+    return run
+
+
+def test_the_audit_plot_writes_one_row_per_audited_release(tmp_path, capsys):
+    fake_audited_run(tmp_path, "a", "fedavg", "sample-level DP-SGD", 4.0, 0.3)
+    fake_audited_run(tmp_path, "b", "fedavg", "broken control (σ = 0)", 4.0, 5.4)
+    fake_audited_run(tmp_path, "c", "fedckd", "non-private", None, 5.5)
+    plot.main(["privacy-audit", str(tmp_path)])
+    written = capsys.readouterr().out.split()
+    assert [Path(p).suffix for p in written] == [".png", ".svg", ".csv"]
+    with open(written[-1]) as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["mode"], r["lower_bound"]) for r in rows] == [("sample-level DP-SGD", "0.3"),
+                                                              ("broken control (σ = 0)", "5.4"), ("non-private", "5.5")]
+
+
+def test_the_audit_plot_without_audits_is_one_line(tmp_path, capsys):
+    run = fake_audited_run(tmp_path, "a", "fedavg", "non-private", None, 1.0)
+    (run / "audit.json").unlink()
+    with pytest.raises(SystemExit) as stop:
+        plot.main(["privacy-audit", str(tmp_path)])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().endswith("run them with audit.enabled=true")

@@ -35,12 +35,15 @@ def federated_audit(config: FederatedConfig, scorer: CanaryScorer) -> dict[str, 
     privacy = config.privacy
     delta = privacy.delta if isinstance(privacy, DPSettings) else DELTA_WITHOUT_DP
     claim: dict[str, Any] = {}
+    mode = "non-private"
     if isinstance(privacy, SampleDPSettings):
+        mode = "sample-level DP-SGD" if config.audit.break_dp == "none" else "broken control (σ = 0)"
         claim = {"mode": "sample-level DP-SGD", "accountant": privacy.accountant, "delta": privacy.delta,
                  "scope": SCOPE}
         if config.audit.break_dp == "no_noise":
             claim["broken"] = "CONTROL: DP-SGD ran with noise multiplier 0; the claimed ε is false by construction"
     elif isinstance(privacy, DPSettings):
+        mode = f"privacy={privacy.mode}"
         claim = {"mode": f"privacy={privacy.mode} (its ε is in privacy.json, not per audited client)"}
     return audit_report(config.audit, scorer.scores, scorer.releases, scorer.claims, delta, claim) | {
-        "strategy": config.strategy.name, "dataset": config.dataset.name, "seed": config.seed}
+        "method": config.strategy.name, "mode": mode, "dataset": config.dataset.name, "seed": config.seed}

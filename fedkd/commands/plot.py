@@ -2,10 +2,12 @@
 
     fedkd-plot privacy-utility RUNS... [--metric M ...] [--out PATH] [--title TEXT]
     fedkd-plot curves RUNS... [--metric M ...] [--out PATH] [--title TEXT]
+    fedkd-plot privacy-audit RUNS... [--out PATH] [--title TEXT]
 
 RUNS are run directories or folders holding them (a Hydra sweep folder). Writes PATH.png, PATH.svg and
 PATH.csv (the plotted points); PATH defaults to <first RUNS folder>/privacy_utility or .../curves.
-`curves` overlays federated runs' rounds.csv: one line per method, mean ± std over seeds.
+`curves` overlays federated runs' rounds.csv: one line per method, mean ± std over seeds. `privacy-audit` plots
+each audited run's claimed ε against its audited lower bound (audit.json), with the y = x line.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from fedkd.errors import UserError
 from fedkd.plots.curves import DEFAULT_METRICS, curve_points, line_labels
 from fedkd.plots.curves import draw as draw_curves
 from fedkd.plots.curves import write_csv as write_curve_csv
+from fedkd.plots.privacy_audit import audit_points
+from fedkd.plots.privacy_audit import draw as draw_audit
+from fedkd.plots.privacy_audit import write_csv as write_audit_csv
 from fedkd.plots.privacy_utility import (
     aggregate,
     check_metrics_present,
@@ -64,6 +69,20 @@ def curves(runs: list[Path], metrics: list[str] | None, out: Path | None, title:
     return [*paths, out.with_suffix(".csv")]
 
 
+def privacy_audit(runs: list[Path], metrics: list[str] | None, out: Path | None, title: str | None) -> list[Path]:
+    if metrics:
+        raise UserError("fedkd-plot privacy-audit takes no --metric (it plots claimed ε against the audited bound)")
+    points = audit_points(find_runs(runs))
+    out = out or (runs[0] if runs[0].is_dir() else runs[0].parent) / "privacy_audit"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_audit_csv(points, out.with_suffix(".csv"))
+    paths = draw_audit(points, out, title or f"privacy audit, {len(points)} audited releases")
+    return [*paths, out.with_suffix(".csv")]
+
+
+COMMANDS = {"privacy-utility": privacy_utility, "curves": curves, "privacy-audit": privacy_audit}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="fedkd-plot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
          "a final-round (federated) or metrics.json (generator) key"),
         ("curves", "metrics per round, one line per method, mean ± std over seeds",
          "a rounds.csv column (default: personal_accuracy_client_mean and global_accuracy)"),
+        ("privacy-audit", "claimed ε against the audited lower bound (runs with audit.enabled=true)", "not used"),
     ):
         sub = commands.add_parser(name, help=summary)
         sub.add_argument("runs", nargs="+", type=Path)
@@ -80,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_argument("--out", type=Path, help="output path without suffix")
         sub.add_argument("--title")
     args = parser.parse_args(argv)
-    command = privacy_utility if args.command == "privacy-utility" else curves
+    command = COMMANDS[args.command]
     with user_errors():
         written = command(args.runs, args.metric, args.out, args.title)
     for path in written:
