@@ -206,6 +206,9 @@ def check_generation(c: GenConfig) -> None:
         raise ConfigError("generator.objective.kind", "dsm",
                           "ssm or ssm_vr with gen_privacy=projection_perturbation (it perturbs the sliced-score "
                           "statistics, which DSM does not have)")
+    if c.audit.enabled and c.generator.name != "score_ssm":
+        raise ConfigError("audit.enabled", True, f"false with generator={c.generator.name} (the audit scores a "
+                          "score model's denoising loss; generator=score_ssm)")
     train = getattr(c.generator, "train", None)
     if c.gen_privacy.mechanism == "dp" and getattr(train, "epochs", None) == 0:
         raise ConfigError("generator.train.epochs", 0, "at least 1 with gen_privacy=dp (gen_privacy=none with "

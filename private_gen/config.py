@@ -15,6 +15,7 @@ from fedkd.data.sources import DATASETS
 from fedkd.paths import DATA_CACHE
 from fedkd.relations import check_generation
 from fedkd.results.run_dir import OutputSettings
+from private_gen.audit import GenAuditSettings
 from private_gen.data import GenDataSettings
 from private_gen.device import DEVICES
 from private_gen.evaluation import GenEvaluationSettings
@@ -42,6 +43,7 @@ class GenConfig:
     output: OutputSettings = field(default_factory=lambda: OutputSettings(
         root="results/gen", name="${generator.name}-${gen_privacy.name}-${dataset.name}-s${seed}"))
     checkpoint: EpochCheckpointSettings = field(default_factory=EpochCheckpointSettings)
+    audit: GenAuditSettings = field(default_factory=GenAuditSettings)
     resume: str | None = setting(None, NOT_EMPTY, help="an interrupted run's directory: continue it (fedkd-gen "
                                  "resume=DIR takes the run's own overrides; docs/reliability.md)")
 

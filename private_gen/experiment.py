@@ -11,9 +11,11 @@ from typing import Any
 
 import torch
 
+from fedkd.audit.report import audit_lines
 from fedkd.checkpoint.training_run import write_checkpointed_run
 from fedkd.paths import expand
 from fedkd.results.run_dir import RunDirectory
+from private_gen.audit import generator_audit, with_canaries
 from private_gen.config import GenConfig
 from private_gen.data import GenerationData, load_generation_data
 from private_gen.device import resolve_device
@@ -43,8 +45,10 @@ def generate(config: GenConfig, data: GenerationData) -> tuple[torch.Tensor, tor
     labels = balanced_labels(config.evaluation.num_samples, data.num_classes)
     started = time.perf_counter()
     pretraining = Pretraining(config.pretrain, config.dataset, expand(config.data_cache))
-    net, history, record = entry.train(config.generator, config.gen_privacy, data, conditioning_classes(config, data),
-                                       config.seed, pretraining, resolve_device(config.device))
+    private = with_canaries(data, config.audit) if config.audit.enabled else data
+    net, history, record = entry.train(config.generator, config.gen_privacy, private,
+                                       conditioning_classes(config, data), config.seed, pretraining,
+                                       resolve_device(config.device))
     train_seconds = time.perf_counter() - started
     result = entry.sample(net, config.generator, labels, data.shape, config.sampler, config.seed + SAMPLE_SEED_OFFSET)
     sample_seconds = time.perf_counter() - started - train_seconds
@@ -59,6 +63,11 @@ def _quality(config: GenConfig, data: GenerationData, samples: torch.Tensor, lab
                     expand(config.data_cache), resolve_device(config.device))
 
 
+def _method(config: GenConfig) -> str:
+    objective = getattr(config.generator, "objective", None)
+    return config.generator.name + (f" ({objective.kind})" if objective is not None else "")
+
+
 def train_sample_evaluate(config: GenConfig, data: GenerationData, run: RunDirectory) -> tuple[Mapping[str, Any], str]:
     samples, labels, record = generate(config, data)
     summary = _quality(config, data, samples, labels) | {
@@ -68,6 +77,10 @@ def train_sample_evaluate(config: GenConfig, data: GenerationData, run: RunDirec
         "train_images": len(data.train_x), "test_images": len(data.test_x), "privacy": record["privacy"]}
     run.write_jsonl("history.jsonl", record["history"])
     run.write_json("privacy.json", summary["privacy"])
+    if config.audit.enabled:
+        report = generator_audit(config.audit, record["model"], data, summary["privacy"], _method(config))
+        run.write_json("audit.json", report)
+        summary["audit"] = audit_lines(report)
     save_grid(samples, labels, config.evaluation.grid_per_class, run.path / "samples.png",
               f"{config.generator.name} on {config.dataset.name}: {privacy_line(summary['privacy'])}")
     if record["metropolis_acceptance"]:
@@ -75,7 +88,7 @@ def train_sample_evaluate(config: GenConfig, data: GenerationData, run: RunDirec
                         f"{config.generator.name} ({config.generator.parameterization}) on {config.dataset.name}")
     torch.save({"images": samples.mul(255).round().to(torch.uint8), "labels": labels}, run.path / "samples.pt")
     torch.save({k: v.cpu() for k, v in record["model"].state_dict().items()}, run.path / "generator.pt")
-    text = f"{headline(summary)}\n{privacy_line(summary['privacy'])}"
+    text = "\n".join([headline(summary), privacy_line(summary["privacy"]), *summary.get("audit", [])])
     print(text)
     return summary, f"```\n{text}\n```"
 

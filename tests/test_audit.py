@@ -30,6 +30,9 @@ from fedkd.data.federated import load_client_data
 from fedkd.errors import UserError
 from fedkd.models.small_cnn import SmallCNN
 from fedkd.protocol.reply import PARTITION_ID
+from private_gen.audit import with_canaries as with_gen_canaries
+from private_gen.config import load_generation
+from private_gen.experiment import load_data, run_generation
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -211,3 +214,37 @@ def test_the_audit_plot_without_audits_is_one_line(tmp_path, capsys):
         plot.main(["privacy-audit", str(tmp_path)])
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip().endswith("run them with audit.enabled=true")
+
+
+GEN_TINY = ["dataset=digits", "data.max_train=160", "generator.network.width=8", "generator.noise.num_levels=3",
+            "generator.train.epochs=1", "generator.train.batch_size=32", "generator.train.progress=false",
+            "evaluation.num_samples=40", "evaluation.evaluator_epochs=1", "evaluation.classifier_epochs=1",
+            "evaluation.logreg_max_iter=20", "sampler.evals_per_level=4", "sampler.batch_size=40",
+            "audit.enabled=true", "audit.num_canaries=40"]
+
+
+@pytest.mark.parametrize(("mechanism", "mode"), [
+    (["gen_privacy=dp", "gen_privacy.target_epsilon=2"], "DP-SGD (Opacus, Poisson sampling)"),
+    (["gen_privacy=projection_perturbation"], "projection perturbation (Liu et al. 2023, as built here) (not a "
+                                              "formal DP guarantee)"),
+])
+def test_the_generator_audit_names_its_claim_and_labels_an_unproven_mechanism(tmp_path, mechanism, mode):
+    report = read_audit(run_generation(load_generation([*GEN_TINY, *mechanism]), tmp_path))
+    entry = report["clients"][0]
+    assert report["mode"] == mode and entry["audited"] == "generator"
+    assert len(entry["scores"]) == len(entry["coins"]) == 40
+    if mode.startswith("DP-SGD"):
+        assert entry["claimed_epsilon"] == pytest.approx(2.0, abs=0.01) and report["claim"]["accountant"]
+        assert entry["epsilon_lower_bound"] < entry["claimed_epsilon"]
+    else:
+        assert entry["claimed_epsilon"] is None and "not a formal" in report["claim"]["guarantee"]
+
+
+def test_generator_canaries_are_private_records(tmp_path):
+    config = load_generation(GEN_TINY)
+    data = load_data(config)
+    audited = with_gen_canaries(data, config.audit)
+    included = int(inclusion_coins(40, config.audit.secret_seed, 0).sum())
+    assert len(audited.train_x) == len(data.train_x) + included
+    assert torch.equal(audited.test_x, data.test_x)
+    assert float(audited.train_x[len(data.train_x):].sum(dim=(1, 2, 3)).max()) == config.audit.canary_pixels

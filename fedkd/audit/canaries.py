@@ -64,3 +64,15 @@ def gradient_canaries(num: int, model: nn.Module, norm: float, design_seed: int,
     starts = torch.tensor([0, *torch.cumsum(torch.tensor([s for _, s in weights]), 0).tolist()])
     which = torch.searchsorted(starts, flat, right=True) - 1
     return GradientCanaries(tuple(weights[i][0] for i in which.tolist()), flat - starts[which], norm)
+
+
+def sparse_canaries(num: int, shape: DataShape, pixels: int, design_seed: int, partition_id: int) -> InputCanaries:
+    """Black images with `pixels` random pixels at 1 (in every channel), each with a random label: low-entropy
+    out-of-distribution records, which a generative model memorises more readily than noise (measured for the
+    score model on digits: docs/privacy.md#auditing)."""
+    channels, side, classes = shape
+    gen = _design_generator(design_seed, partition_id)
+    on = torch.stack([torch.randperm(side * side, generator=gen)[:pixels] for _ in range(num)])
+    images = torch.zeros(num, side * side).scatter_(1, on, 1.0)
+    images = images.view(num, 1, side, side).expand(num, channels, side, side).contiguous()
+    return InputCanaries(images, torch.randint(0, classes, (num,), generator=gen))

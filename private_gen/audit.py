@@ -1,0 +1,89 @@
+"""The one-run audit of the private generator (Steinke, Nasr & Jagielski, NeurIPS 2023): input canaries
+(sparse images with random labels, `fedkd.audit.canaries.sparse_canaries`) join the private training split by
+secret coins; after training, each canary's score is minus its denoising score-matching loss under the released
+model at the `score_levels` smallest noise levels, averaged over `score_draws` draws of (level, noise) that
+depend on the canary design only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from fedkd.audit.canaries import InputCanaries, sparse_canaries
+from fedkd.audit.coins import inclusion_coins
+from fedkd.audit.report import judged, report_header
+from fedkd.audit.settings import CanaryAuditSettings
+from fedkd.config.fields import at_least, setting
+from private_gen.data import GenerationData
+from private_gen.denoising_score import denoising_loss
+
+GENERATOR_STREAM = 0  # the generator's coins use the stream of partition 0
+THREAT_MODEL = ("the attacker knows the canaries (not the coins) and the released score model's weights; it scores "
+                "each canary by the model's denoising loss at that image")
+
+
+@dataclass
+class GenAuditSettings(CanaryAuditSettings):
+    """`audit` of a generator run: canaries in the private training split."""
+
+    num_canaries: int = setting(200, at_least(2), help="m; included canaries are private records (keep m well "
+                                "below the private split's size)")
+    canary_pixels: int = setting(4, at_least(1), help="bright pixels of each canary image (on black)")
+    score_levels: int = setting(3, at_least(1), help="the smallest noise levels a canary's loss is taken at")
+    score_draws: int = setting(16, at_least(1), help="(noise level, noise) draws averaged per canary's score")
+
+
+def canaries_for(settings: GenAuditSettings, data: GenerationData) -> InputCanaries:
+    return sparse_canaries(settings.num_canaries, (data.shape[0], data.shape[1], data.num_classes),
+                           settings.canary_pixels, settings.design_seed, GENERATOR_STREAM)
+
+
+def with_canaries(data: GenerationData, settings: GenAuditSettings) -> GenerationData:
+    """The private split with the canaries the secret coins include appended (they are private records: ε
+    covers them like every other)."""
+    canaries = canaries_for(settings, data)
+    coins = inclusion_coins(settings.num_canaries, settings.secret_seed, GENERATOR_STREAM)
+    images = canaries.images[coins].to(data.train_x.device, data.train_x.dtype)
+    labels = canaries.labels[coins].to(data.train_y.device, data.train_y.dtype)
+    return replace(data, train_x=torch.cat([data.train_x, images]), train_y=torch.cat([data.train_y, labels]))
+
+
+def canary_scores(model: torch.nn.Module, canaries: InputCanaries, levels: int, draws: int,
+                  seed: int) -> np.ndarray:
+    """Minus each canary's mean denoising loss under `model` at its `levels` smallest noise levels (higher: more
+    likely trained on)."""
+    sigmas = model.sigmas
+    device = sigmas.device
+    smallest = torch.argsort(sigmas)[:levels].cpu()
+    gen = torch.Generator().manual_seed(seed)
+    x, label = canaries.images.to(device), canaries.labels.to(device)
+    total = torch.zeros(len(x), device=device)
+    model.eval()
+    for _ in range(draws):
+        level = smallest[torch.randint(len(smallest), (len(x),), generator=gen)].to(device)
+        noise = torch.randn(x.shape, generator=gen).to(device)
+        sigma = sigmas[level].view(-1, 1, 1, 1)
+        with torch.enable_grad():  # an energy model's score is a gradient
+            score = model(x + sigma * noise, level, label)
+        total += denoising_loss(score, noise, sigma).detach()
+    return -(total / draws).cpu().numpy()
+
+
+def generator_audit(settings: GenAuditSettings, model: torch.nn.Module, data: GenerationData,
+                    privacy: dict[str, Any], method: str) -> dict[str, Any]:
+    """audit.json of a generator run; `data` is the private split without canaries, `privacy` the run's record."""
+    scores = canary_scores(model, canaries_for(settings, data), settings.score_levels, settings.score_draws,
+                           settings.design_seed)
+    claimed = privacy.get("epsilon")
+    delta = float(privacy.get("delta") or 1e-5)
+    mechanism = str(privacy.get("mechanism", "none"))
+    mode = "non-private" if mechanism == "none" else mechanism
+    if claimed is None and mechanism != "none":
+        mode += " (not a formal DP guarantee)"
+    claim = {k: privacy[k] for k in ("mechanism", "accountant", "delta", "scope", "guarantee") if k in privacy}
+    entry = {"audited": "generator"} | judged(settings, scores, GENERATOR_STREAM, claimed, delta)
+    return report_header(settings, "input", THREAT_MODEL, delta, claim if mechanism != "none" else {}) | {
+        "method": method, "mode": mode, "dataset": data.name, "clients": [entry]}
