@@ -65,18 +65,22 @@ def write_csv(points: list[AuditPoint], path: Path) -> None:
         writer.writerows(asdict(p) for p in points)
 
 
+def _label(point: AuditPoint) -> str:
+    return f"{point.method}, {point.mode}, {point.canaries} {point.canary} canaries"
+
+
 def draw(points: list[AuditPoint], out: Path, title: str) -> list[Path]:
     claimed = [p.claimed_epsilon for p in points if p.claimed_epsilon is not None]
     top = max([*claimed, *(p.ceiling for p in points), 1.0]) * 1.15
     no_claim_x = top
-    fig, ax = plt.subplots(figsize=(6.2, 4.8))
+    fig, ax = plt.subplots(figsize=(10.5, 5.0))
     ax.plot([0, top], [0, top], color="black", linewidth=1, label="y = x (above: leak beyond the claim)")
     for ceiling in sorted({round(p.ceiling, 2) for p in points}):
         ax.axhline(ceiling, color="grey", linestyle=":", linewidth=1)
         ax.text(0.02 * top, ceiling, f"ceiling {ceiling:g}", fontsize=7, color="grey", va="bottom")
-    lines = list(dict.fromkeys(f"{p.method}, {p.mode}" for p in points))
+    lines = list(dict.fromkeys(_label(p) for p in points))
     for i, line in enumerate(lines):
-        mine = [p for p in points if f"{p.method}, {p.mode}" == line]
+        mine = [p for p in points if _label(p) == line]
         xs = [p.claimed_epsilon if p.claimed_epsilon is not None else no_claim_x for p in mine]
         ax.scatter(xs, [p.lower_bound for p in mine], color=f"C{i}", marker="os^Dvx*"[i % 7], label=line, zorder=3)
     ax.set_xlim(0, top * 1.05)
@@ -84,7 +88,7 @@ def draw(points: list[AuditPoint], out: Path, title: str) -> list[Path]:
     ax.set_xlabel("claimed ε (accountant); right edge: no claim")
     ax.set_ylabel(f"audited lower bound on ε ({points[0].confidence:.0%} confidence)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.93))
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     paths = [out.with_suffix(".png"), out.with_suffix(".svg")]
