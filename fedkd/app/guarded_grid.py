@@ -8,7 +8,8 @@ ClientApp that raised in `client_errors/` and fails the run unless `simulation.o
 (4) below `failures.min_replies` valid train replies, skips the round's aggregation or fails the run. Every
 reply that did not count is recorded as an outcome (round, phase, partition, status, reason) for
 rounds.csv and clients.csv. `simulation.round_timeout` bounds the whole exchange, the upload of a deployed
-reply included (`bounded_pulls.py`); replies are asked for every `simulation.reply_poll_interval` s.
+reply included (`bounded_pulls.py`); replies are asked for every `simulation.reply_poll_interval` s (null:
+0.01 s in the simulation runtime, 0.1 s deployed).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from typing import Any
 
 from flwr.app import Error, Message
 from flwr.common.constant import ErrorCode
+from flwr.superlink.grid.inmemory_grid import InMemoryGrid
 
 from fedkd.app.bounded_pulls import object_pulls_until
 from fedkd.app.failures import CORRUPT, CRASHED, OK, STRAGGLER, FailureInjector
 from fedkd.app.ordered_grid import OrderedGrid, ReplyOrigins
 from fedkd.app.reply_checks import update_problem
-from fedkd.app.simulation_settings import SimulationSettings
+from fedkd.app.simulation_settings import DEPLOYED_POLL, SIMULATED_POLL, SimulationSettings
 from fedkd.app.timing_log import mark
 from fedkd.protocol.instructions import SERVER_ROUND
 
@@ -47,6 +49,8 @@ class GuardedGrid(OrderedGrid):
         self.outcomes: list[dict[str, Any]] = []    # this round's replies that did not count
         self.executed: set[int] = set()             # partitions that ran this round's train instruction
         self.short_since: float | None = None       # when fewer than min_clients nodes were first connected
+        simulated = isinstance(grid, InMemoryGrid)  # Flower's simulation runtime: an ask costs microseconds
+        self.poll_interval = simulation.reply_poll_interval or (SIMULATED_POLL if simulated else DEPLOYED_POLL)
 
     def start_round(self) -> None:
         self.outcomes, self.executed = [], set()
@@ -87,7 +91,7 @@ class GuardedGrid(OrderedGrid):
         if phase == "train":
             self.executed |= {self.partition_of[m.metadata.dst_node_id] for m in delivered}
         timeout = self.simulation.round_timeout
-        with object_pulls_until(time.monotonic() + timeout, self.simulation.reply_poll_interval):
+        with object_pulls_until(time.monotonic() + timeout, self.poll_interval):
             raw = self._push_and_pull(delivered, timeout, phase, server_round)
             raw = self.in_order(raw + self._waiting_at_deadline(delivered, raw), delivered)
         origins = ReplyOrigins(delivered)
@@ -119,7 +123,7 @@ class GuardedGrid(OrderedGrid):
             waiting -= {r.metadata.reply_to_message_id for r in pulled}
             if not waiting or time.monotonic() >= deadline:
                 return replies
-            time.sleep(self.simulation.reply_poll_interval)
+            time.sleep(self.poll_interval)
 
     def _waiting_at_deadline(self, delivered: list[Message], replies: list[Message]) -> list[Message]:
         """One last pull, at the deadline, of replies still missing: while a deployed grid was stuck on one

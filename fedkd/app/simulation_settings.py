@@ -12,6 +12,9 @@ BACKENDS = ("ray", "inprocess")
 ON_CLIENT_ERROR = ("fail", "tolerate")
 
 
+SIMULATED_POLL, DEPLOYED_POLL = 0.01, 0.1  # seconds between reply asks where `reply_poll_interval` is null
+
+
 @dataclass
 class SimulationSettings:
     num_clients: int = setting(10, at_least(1), help="virtual SuperNodes (= partitions)")
@@ -30,8 +33,9 @@ class SimulationSettings:
                                       "a running Ray cluster (docs/deployment.md)")
     round_timeout: float = setting(3600.0, above(0), help="seconds a round waits for its replies; later ones are "
                                    "dropped (stragglers)")
-    reply_poll_interval: float = setting(0.1, above(0), at_most(10), help="seconds between the ServerApp's asks "
-                                         "for replies (Flower's deployed grid: 3 s)")
+    reply_poll_interval: float | None = setting(None, above(0), at_most(10), help="seconds between the ServerApp's "
+                                                "asks for replies; null: 0.01 in the simulation runtime (an "
+                                                "in-memory ask), 0.1 deployed (Flower's deployed grid: 3 s)")
     on_client_error: str = setting("fail", one_of(ON_CLIENT_ERROR), help="a ClientApp that raises: fail the run, or "
                                    "go on without its reply (its traceback is kept in client_errors/ either way)")
     failures: FailureSettings = field(default_factory=FailureSettings)
