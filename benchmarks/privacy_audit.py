@@ -26,7 +26,7 @@ from private_gen.experiment import run_generation
 
 COMMON = ["dataset=digits", "lowres=none", "simulation.num_clients=5", "num_rounds=10", "train.lr=0.003",
           "simulation.backend=inprocess", "audit.enabled=true"]
-GEN = ["dataset=digits", "generator.train.progress=false", "audit.enabled=true", "audit.num_canaries=400"]
+GEN = ["dataset=digits", "generator.train.progress=false", "audit.enabled=true"]
 
 
 def federated_rows() -> list[tuple[str, list[str]]]:
@@ -41,10 +41,12 @@ def federated_rows() -> list[tuple[str, list[str]]]:
 
 
 def generator_rows() -> list[tuple[str, list[str]]]:
-    return [("gen-dsm-nonprivate", ["generator.objective.kind=dsm"]),
-            ("gen-dsm-eps10", ["generator.objective.kind=dsm", "gen_privacy=dp", "gen_privacy.target_epsilon=10",
-                               "generator.train.batch_size=256"]),
-            ("gen-ssmvr-projection", ["gen_privacy=projection_perturbation"])]
+    dsm, dp = ["generator.objective.kind=dsm"], ["gen_privacy=dp", "gen_privacy.target_epsilon=10",
+                                                 "generator.train.batch_size=256"]
+    image = ["audit.canary=input", "audit.num_canaries=400"]
+    return [("gen-dsm-nonprivate", dsm), ("gen-dsm-eps10", [*dsm, *dp]),
+            ("gen-dsm-nonprivate-image", [*dsm, *image]), ("gen-dsm-eps10-image", [*dsm, *dp, *image]),
+            ("gen-ssmvr-projection-image", ["gen_privacy=projection_perturbation", *image])]
 
 
 def run_row(kind: str, name: str, overrides: list[str], seed: int, out: Path) -> Path:

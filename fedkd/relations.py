@@ -209,6 +209,9 @@ def check_generation(c: GenConfig) -> None:
     if c.audit.enabled and c.generator.name != "score_ssm":
         raise ConfigError("audit.enabled", True, f"false with generator={c.generator.name} (the audit scores a "
                           "score model's denoising loss; generator=score_ssm)")
+    if c.audit.enabled and c.audit.canary == "gradient" and c.gen_privacy.mechanism == "projection_perturbation":
+        raise ConfigError("audit.canary", "gradient", "input with gen_privacy=projection_perturbation (it perturbs "
+                          "the objective's statistics, which a gradient canary would bypass)")
     train = getattr(c.generator, "train", None)
     if c.gen_privacy.mechanism == "dp" and getattr(train, "epochs", None) == 0:
         raise ConfigError("generator.train.epochs", 0, "at least 1 with gen_privacy=dp (gen_privacy=none with "

@@ -15,7 +15,7 @@ from fedkd.audit.report import audit_lines
 from fedkd.checkpoint.training_run import write_checkpointed_run
 from fedkd.paths import expand
 from fedkd.results.run_dir import RunDirectory
-from private_gen.audit import generator_audit, with_canaries
+from private_gen.audit import PlantedGradients, generator_audit, with_canaries
 from private_gen.config import GenConfig
 from private_gen.data import GenerationData, load_generation_data
 from private_gen.device import resolve_device
@@ -45,17 +45,23 @@ def generate(config: GenConfig, data: GenerationData) -> tuple[torch.Tensor, tor
     labels = balanced_labels(config.evaluation.num_samples, data.num_classes)
     started = time.perf_counter()
     pretraining = Pretraining(config.pretrain, config.dataset, expand(config.data_cache))
-    private = with_canaries(data, config.audit) if config.audit.enabled else data
+    audit = config.audit
+    private = with_canaries(data, audit) if audit.enabled and audit.canary == "input" else data
+    planted = None
+    if audit.enabled and audit.canary == "gradient":
+        norm = getattr(config.gen_privacy, "max_grad_norm", audit.canary_norm)
+        planted = PlantedGradients(audit, config.generator.build(data.shape, conditioning_classes(config, data)),
+                                   norm, config.seed)
     net, history, record = entry.train(config.generator, config.gen_privacy, private,
                                        conditioning_classes(config, data), config.seed, pretraining,
-                                       resolve_device(config.device))
+                                       resolve_device(config.device), planted)
     train_seconds = time.perf_counter() - started
     result = entry.sample(net, config.generator, labels, data.shape, config.sampler, config.seed + SAMPLE_SEED_OFFSET)
     sample_seconds = time.perf_counter() - started - train_seconds
     return result.samples, labels, {"privacy": record, "history": history, "model": net,
                                     "train_seconds": train_seconds, "sample_seconds": sample_seconds,
                                     "score_evaluations_per_sample": result.score_evaluations,
-                                    "metropolis_acceptance": result.acceptance}
+                                    "metropolis_acceptance": result.acceptance, "planted": planted}
 
 
 def _quality(config: GenConfig, data: GenerationData, samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -78,7 +84,8 @@ def train_sample_evaluate(config: GenConfig, data: GenerationData, run: RunDirec
     run.write_jsonl("history.jsonl", record["history"])
     run.write_json("privacy.json", summary["privacy"])
     if config.audit.enabled:
-        report = generator_audit(config.audit, record["model"], data, summary["privacy"], _method(config))
+        report = generator_audit(config.audit, record["model"], data, summary["privacy"], _method(config),
+                                 record["planted"])
         run.write_json("audit.json", report)
         summary["audit"] = audit_lines(report)
     save_grid(samples, labels, config.evaluation.grid_per_class, run.path / "samples.png",

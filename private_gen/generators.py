@@ -26,8 +26,9 @@ Trained = tuple[nn.Module, list[dict[str, float]], dict[str, Any]]  # model, his
 @dataclass(frozen=True)
 class GeneratorEntry:
     settings: GeneratorSettings
-    # (settings, privacy, data, classes the model conditions on (0: none), seed, pretraining, device) -> trained
-    train: Callable[[Any, GenPrivacySettings, GenerationData, int, int, Pretraining, torch.device], Trained]
+    # (settings, privacy, data, classes the model conditions on (0: none), seed, pretraining, device, an audit's
+    # planted gradient canaries or None) -> trained
+    train: Callable[[Any, GenPrivacySettings, GenerationData, int, int, Pretraining, torch.device, Any], Trained]
     # (model, settings, labels, image shape, sampler settings, seed) -> samples in [0, 1], evaluations, acceptance
     sample: Callable[[Any, Any, torch.Tensor, tuple[int, ...], Any, int], SamplerResult]
     privacy: tuple[str, ...]                 # the gen_privacy mechanisms it runs under
@@ -36,8 +37,9 @@ class GeneratorEntry:
 
 
 def _train_merf(settings: DPMERFSettings, privacy: GenPrivacySettings, data: GenerationData, num_classes: int,
-                seed: int, pretraining: Pretraining, device: torch.device) -> Trained:
-    """DP-MERF trains on the CPU whatever `device` says: one embedding release and a small generator."""
+                seed: int, pretraining: Pretraining, device: torch.device, planted: None = None) -> Trained:
+    """DP-MERF trains on the CPU whatever `device` says: one embedding release and a small generator (the audit
+    does not cover it: relations.py refuses `audit.enabled` with it)."""
     return train_dp_merf(data.train_x, data.train_y, data.num_classes, settings, privacy, seed)
 
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from fedkd.config.fields import one_of, setting
+from private_gen.audit import PlantedGradients
 from private_gen.data import GenerationData
 from private_gen.energy_net import EnergyNet
 from private_gen.generator_settings import GeneratorSettings
@@ -32,6 +33,7 @@ from private_gen.training import ScoreTrainSettings, train_score
 
 PARAMETERIZATIONS = ("score", "energy")
 ScoreModel = nn.Module  # a ScoreNet or an EnergyNet: forward(x, level, label) is the score
+TrainedScoreModel = tuple[ScoreModel, list[dict[str, Any]], dict[str, Any]]  # model, history, privacy record
 
 
 @dataclass
@@ -53,29 +55,32 @@ class ScoreModelSettings(GeneratorSettings):
 
 
 def train_score_model(settings: ScoreModelSettings, privacy: GenPrivacySettings, data: GenerationData,
-                      num_classes: int, seed: int, pretraining: Pretraining, device: torch.device | str = "cpu"
-                      ) -> tuple[ScoreModel, list[dict[str, Any]], dict[str, Any]]:
+                      num_classes: int, seed: int, pretraining: Pretraining, device: torch.device | str = "cpu",
+                      planted: PlantedGradients | None = None) -> TrainedScoreModel:
     """The trained (EMA) network, its history (pretraining rows first) and the privacy record of the training,
     which says what the model was pretrained on; the private training starts from the pretrained weights.
-    Everything trains on `device`, and the model is returned there."""
+    Everything trains on `device`, and the model is returned there. `planted`: an audit's gradient canaries,
+    added to every private step (and told the weights private training starts from)."""
     fingerprint = {k: v for k, v in asdict(settings).items() if k != "train"}
     state, pre_history = pretrained_state(pretraining, lambda: settings.build(data.shape, num_classes).to(device),
                                           data.shape, num_classes, settings.train, settings.objective, fingerprint)
-    ema, history, record = _train_private(settings, privacy, data.to(device), num_classes, seed, state, device)
+    ema, history, record = _train_private(settings, privacy, data.to(device), num_classes, seed, state, device,
+                                          planted)
     private_rows = [{"stage": "private"} | row for row in history]
     return ema, [*pre_history, *private_rows], record | {"pretraining": description(pretraining.settings)}
 
 
 def _train_private(settings: ScoreModelSettings, privacy: GenPrivacySettings, data: GenerationData,
-                   num_classes: int, seed: int, state: dict[str, torch.Tensor] | None, device: torch.device | str
-                   ) -> tuple[ScoreModel, list[dict[str, Any]], dict[str, Any]]:
+                   num_classes: int, seed: int, state: dict[str, torch.Tensor] | None, device: torch.device | str,
+                   planted: PlantedGradients | None = None) -> TrainedScoreModel:
     torch.manual_seed(seed)
     model = settings.build(data.shape, num_classes).to(device)
     if state is not None:
         model.load_state_dict(state)
+    canaries = None if planted is None else planted.started(model)
     if isinstance(privacy, GenDPSettings):
         ema, history, report = train_score_dp_sgd(model, data.train_x, data.train_y, settings.train,
-                                                  settings.objective, privacy, seed)
+                                                  settings.objective, privacy, seed, canaries)
         return ema, history, report.as_dict()
     if isinstance(privacy, ProjectionPerturbationSettings):
         hook = ProjectionPerturbation(privacy.clip, privacy.noise_multiplier)
@@ -84,7 +89,8 @@ def _train_private(settings: ScoreModelSettings, privacy: GenPrivacySettings, da
         return ema, history, {"mechanism": "projection perturbation (Liu et al. 2023, as built here)",
                               "epsilon": None, "guarantee": GUARANTEE, "clip": privacy.clip,
                               "noise_multiplier": privacy.noise_multiplier}
-    ema, history = train_score(model, data.train_x, data.train_y, settings.train, settings.objective, seed)
+    ema, history = train_score(model, data.train_x, data.train_y, settings.train, settings.objective, seed,
+                               canaries=canaries)
     return ema, history, {"mechanism": "none", "epsilon": None, "guarantee": "none (non-private)"}
 
 

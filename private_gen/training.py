@@ -14,6 +14,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
+from fedkd.audit.canary_gradients import CanaryGradients
 from fedkd.checkpoint.training_checkpoint import stage_checkpoint
 from fedkd.config.fields import above, at_least, below, setting
 from private_gen.objectives import ScoreObjective, annealed_loss, draw_batch
@@ -40,13 +41,15 @@ def ema_of(model: nn.Module, decay: float) -> AveragedModel:
 
 
 def train_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, train: ScoreTrainSettings,
-                objective: ScoreObjective, seed: int, perturb: StatsHook | None = None, stage: str = "score matching"
-                ) -> tuple[nn.Module, list[dict[str, float]]]:
+                objective: ScoreObjective, seed: int, perturb: StatsHook | None = None, stage: str = "score matching",
+                canaries: CanaryGradients | None = None) -> tuple[nn.Module, list[dict[str, float]]]:
     """Minibatch Adam on the annealed objective; returns the EMA network and one history row per epoch.
-    `stage` names its epoch checkpoints (fedkd/checkpoint/training_checkpoint.py)."""
+    `stage` names its epoch checkpoints (fedkd/checkpoint/training_checkpoint.py); `canaries` (an audit's
+    included gradient canaries) join each step like records, at rate batch / n."""
     gen = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=train.lr)
     ema = ema_of(model, train.ema_decay)
+    named = dict(model.named_parameters())
     history, started = [], time.perf_counter()
     checkpoint, parts = stage_checkpoint(stage), {"model": model, "optimizer": optimizer, "ema": ema, "batches": gen}
     saved = checkpoint.resume(parts) if checkpoint else None
@@ -61,6 +64,8 @@ def train_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, train: Score
             loss = annealed_loss(model, model.sigmas, batch, objective.kind, perturb).mean()
             optimizer.zero_grad()
             loss.backward()
+            if canaries is not None:
+                canaries.add(named, train.batch_size / len(x), len(idx))
             optimizer.step()
             ema.update_parameters(model)
             total, count = total + loss.item() * len(idx), count + len(idx)

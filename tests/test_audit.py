@@ -30,6 +30,7 @@ from fedkd.data.federated import load_client_data
 from fedkd.errors import UserError
 from fedkd.models.small_cnn import SmallCNN
 from fedkd.protocol.reply import PARTITION_ID
+from private_gen.audit import PlantedGradients, weight_drop_scores
 from private_gen.audit import with_canaries as with_gen_canaries
 from private_gen.config import load_generation
 from private_gen.experiment import load_data, run_generation
@@ -225,8 +226,8 @@ GEN_TINY = ["dataset=digits", "data.max_train=160", "generator.network.width=8",
 
 @pytest.mark.parametrize(("mechanism", "mode"), [
     (["gen_privacy=dp", "gen_privacy.target_epsilon=2"], "DP-SGD (Opacus, Poisson sampling)"),
-    (["gen_privacy=projection_perturbation"], "projection perturbation (Liu et al. 2023, as built here) (not a "
-                                              "formal DP guarantee)"),
+    (["gen_privacy=projection_perturbation", "audit.canary=input"],
+     "projection perturbation (Liu et al. 2023, as built here) (not a formal DP guarantee)"),
 ])
 def test_the_generator_audit_names_its_claim_and_labels_an_unproven_mechanism(tmp_path, mechanism, mode):
     report = read_audit(run_generation(load_generation([*GEN_TINY, *mechanism]), tmp_path))
@@ -241,10 +242,38 @@ def test_the_generator_audit_names_its_claim_and_labels_an_unproven_mechanism(tm
 
 
 def test_generator_canaries_are_private_records(tmp_path):
-    config = load_generation(GEN_TINY)
+    config = load_generation([*GEN_TINY, "audit.canary=input"])
     data = load_data(config)
     audited = with_gen_canaries(data, config.audit)
     included = int(inclusion_coins(40, config.audit.secret_seed, 0).sum())
     assert len(audited.train_x) == len(data.train_x) + included
     assert torch.equal(audited.test_x, data.test_x)
     assert float(audited.train_x[len(data.train_x):].sum(dim=(1, 2, 3)).max()) == config.audit.canary_pixels
+
+
+def test_generator_gradient_canaries_score_the_drop_of_their_weight_from_the_start():
+    config = load_generation([*GEN_TINY, "audit.num_canaries=30"])
+    model = SmallCNN(1, 3, width=4, embedding_dim=8, norm_groups=2, pool_size=2)
+    planted = PlantedGradients(config.audit, model, norm=2.0, seed=0)
+    canaries = planted.started(model)
+    params = dict(model.named_parameters())
+    for p in params.values():
+        p.grad = torch.zeros_like(p)
+    canaries.add(params, rate=1.0, divisor=4.0)
+    with torch.no_grad():
+        for p in params.values():
+            p -= 0.1 * p.grad  # one plain gradient step
+    scores = weight_drop_scores(planted.design, planted.start, model)
+    assert np.allclose(scores, np.where(planted.included.numpy(), 0.1 * 2.0 / 4.0, 0.0), atol=1e-7)
+
+
+def test_a_generator_run_with_gradient_canaries_writes_their_audit(tmp_path):
+    report = read_audit(run_generation(load_generation(GEN_TINY), tmp_path))
+    entry = report["clients"][0]
+    assert report["canary"] == "gradient" and entry["claimed_epsilon"] is None and report["mode"] == "non-private"
+    assert len(entry["scores"]) == 40 and entry["epsilon_lower_bound"] >= 0
+
+
+def test_gradient_canaries_cannot_audit_projection_perturbation():
+    with pytest.raises(UserError, match=r"audit\.canary='gradient'.*input with gen_privacy=projection_perturbation"):
+        load_generation([*GEN_TINY, "gen_privacy=projection_perturbation"])

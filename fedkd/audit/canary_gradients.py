@@ -31,6 +31,7 @@ class CanaryGradients:
                 continue
             if not p.grad.is_contiguous():
                 p.grad = p.grad.contiguous()
-            hit = offsets[sampled[rows]]
-            p.grad.view(-1).index_add_(0, hit, torch.full((len(hit),), self.norm / divisor, dtype=p.grad.dtype))
+            hit = offsets[sampled[rows]].to(p.grad.device)
+            p.grad.view(-1).index_add_(0, hit, torch.full((len(hit),), self.norm / divisor, dtype=p.grad.dtype,
+                                                               device=p.grad.device))
         return int(sampled.sum())

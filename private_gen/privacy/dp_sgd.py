@@ -24,6 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
+from fedkd.audit.canary_gradients import CanaryGradients
 from fedkd.checkpoint.training_checkpoint import stage_checkpoint
 from fedkd.config.fields import above, below, one_of, setting
 from fedkd.errors import UserError
@@ -92,9 +93,11 @@ def _hook_grads(module: nn.Module, sigmas: torch.Tensor, params: list[tuple[str,
 
 
 def train_score_dp_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: ScoreTrainSettings,
-                       objective: ScoreObjective, privacy: GenDPSettings, seed: int
-                       ) -> tuple[nn.Module, list[dict[str, float]], DPReport]:
-    """Train with DP-SGD; returns the EMA network, one history row per epoch and the privacy report."""
+                       objective: ScoreObjective, privacy: GenDPSettings, seed: int,
+                       canaries: CanaryGradients | None = None) -> tuple[nn.Module, list[dict[str, float]], DPReport]:
+    """Train with DP-SGD; returns the EMA network, one history row per epoch and the privacy report.
+    `canaries` (an audit's included gradient canaries): each is sampled like a record at the Poisson rate and,
+    when sampled, its clipped gradient joins the noisy sum (added after the noise, the same distribution)."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1)
     accountant = privacy.accountant
@@ -144,7 +147,10 @@ def train_score_dp_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, setti
                 grads = {name: torch.zeros((0, *p.shape), device=p.device) for name, p in params}
             for name, p in params:
                 p.grad_sample = grads[name]
-            dp_optimizer.step()
+            if dp_optimizer.pre_step():  # clips, noises, scales by the expected batch size, accounts
+                if canaries is not None:
+                    canaries.add(dict(params), sample_rate, dp_optimizer.expected_batch_size)
+                dp_optimizer.original_optimizer.step()
             dp_optimizer.zero_grad()
             ema.update_parameters(model)
             step += 1
