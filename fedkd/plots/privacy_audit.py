@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib
 
 from fedkd.errors import UserError
+from fedkd.results.curves import save_figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -89,10 +90,4 @@ def draw(points: list[AuditPoint], out: Path, title: str) -> list[Path]:
     ax.set_ylabel(f"audited lower bound on ε ({points[0].confidence:.0%} confidence)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    paths = [out.with_suffix(".png"), out.with_suffix(".svg")]
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out, title)
