@@ -4,8 +4,9 @@ Usage: python benchmarks/privacy_audit.py [--out results/audit] [--seeds 0] [--o
 
 Federated rows: the privacy example's set-up (digits, 5 clients, 10 rounds, in-process), client 0 audited with
 5000 gradient canaries (and 60 input canaries for FedAvg), FedAvg and FedCKD non-private and under sample-level
-DP-SGD at ε ∈ {1, 4, 8}, and the broken control (σ = 0 while ε is claimed) at ε = 1 and 4. Generator rows: DSM
-on digits non-private and under DP-SGD at ε = 10, SSM-VR under projection perturbation, 400 canaries. A row whose
+DP-SGD at ε ∈ {1, 4, 8}, and the broken control (σ = 0 while ε is claimed) at ε = 1 and 4. Generator rows (digits,
+DSM): non-private, DP-SGD at ε = 10 and its broken control with 5000 gradient canaries; non-private and ε = 10
+with 400 image canaries; SSM-VR under projection perturbation with 400 image canaries. A row whose
 run directory holds an audit.json is not run again. Prints a markdown table and writes audit_table.csv; plot
 with `fedkd-plot privacy-audit OUT`.
 """
@@ -45,6 +46,7 @@ def generator_rows() -> list[tuple[str, list[str]]]:
                                                  "generator.train.batch_size=256"]
     image = ["audit.canary=input", "audit.num_canaries=400"]
     return [("gen-dsm-nonprivate", dsm), ("gen-dsm-eps10", [*dsm, *dp]),
+            ("gen-dsm-broken-eps10", [*dsm, *dp, "audit.break_dp=no_noise"]),
             ("gen-dsm-nonprivate-image", [*dsm, *image]), ("gen-dsm-eps10-image", [*dsm, *dp, *image]),
             ("gen-ssmvr-projection-image", ["gen_privacy=projection_perturbation", *image])]
 

@@ -23,7 +23,7 @@ from fedkd.audit.canaries import GradientCanaries, InputCanaries, gradient_canar
 from fedkd.audit.canary_gradients import CanaryGradients
 from fedkd.audit.coins import inclusion_coins
 from fedkd.audit.report import judged, report_header
-from fedkd.audit.settings import CanaryAuditSettings
+from fedkd.audit.settings import DP_BREAKS, CanaryAuditSettings
 from fedkd.config.fields import above, at_least, one_of, setting
 from private_gen.data import GenerationData
 from private_gen.denoising_score import denoising_loss
@@ -45,6 +45,8 @@ class GenAuditSettings(CanaryAuditSettings):
                                 "the private split's size)")
     canary_norm: float = setting(100.0, above(0), help="gradient canaries' norm without DP, where no clipping bounds "
                                  "a record's gradient (under DP-SGD it is gen_privacy.max_grad_norm)")
+    break_dp: str = setting("none", one_of(DP_BREAKS), help="a broken control: no_noise runs DP-SGD without noise "
+                            "while the accountant still claims its ε")
     canary_pixels: int = setting(4, at_least(1), help="bright pixels of each canary image (on black)")
     score_levels: int = setting(3, at_least(1), help="the smallest noise levels a canary's loss is taken at")
     score_draws: int = setting(16, at_least(1), help="(noise level, noise) draws averaged per canary's score")
@@ -94,6 +96,7 @@ class PlantedGradients:
         self.design = gradient_canaries(settings.num_canaries, model, norm, settings.design_seed, GENERATOR_STREAM)
         self.included = inclusion_coins(settings.num_canaries, settings.secret_seed, GENERATOR_STREAM)
         self.seed = seed
+        self.breaks_dp = settings.break_dp == "no_noise"  # the broken control: DP-SGD without its noise
         self.start: dict[str, torch.Tensor] = {}
 
     def started(self, model: torch.nn.Module) -> CanaryGradients:
@@ -125,6 +128,9 @@ def generator_audit(settings: GenAuditSettings, model: torch.nn.Module, data: Ge
     if claimed is None and mechanism != "none":
         mode += " (not a formal DP guarantee)"
     claim = {k: privacy[k] for k in ("mechanism", "accountant", "delta", "scope", "guarantee") if k in privacy}
+    if settings.break_dp == "no_noise":
+        mode = "broken control (σ = 0)"
+        claim["broken"] = "CONTROL: DP-SGD ran without noise; the claimed ε is false by construction"
     entry = {"audited": "generator"} | judged(settings, scores, GENERATOR_STREAM, claimed, delta)
     return report_header(settings, settings.canary, THREAT_MODEL, delta, claim if mechanism != "none" else {}) | {
         "method": method, "mode": mode, "dataset": data.name, "clients": [entry]}

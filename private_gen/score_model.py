@@ -80,7 +80,8 @@ def _train_private(settings: ScoreModelSettings, privacy: GenPrivacySettings, da
     canaries = None if planted is None else planted.started(model)
     if isinstance(privacy, GenDPSettings):
         ema, history, report = train_score_dp_sgd(model, data.train_x, data.train_y, settings.train,
-                                                  settings.objective, privacy, seed, canaries)
+                                                  settings.objective, privacy, seed, canaries,
+                                                  broken_no_noise=planted is not None and planted.breaks_dp)
         return ema, history, report.as_dict()
     if isinstance(privacy, ProjectionPerturbationSettings):
         hook = ProjectionPerturbation(privacy.clip, privacy.noise_multiplier)

@@ -277,3 +277,14 @@ def test_a_generator_run_with_gradient_canaries_writes_their_audit(tmp_path):
 def test_gradient_canaries_cannot_audit_projection_perturbation():
     with pytest.raises(UserError, match=r"audit\.canary='gradient'.*input with gen_privacy=projection_perturbation"):
         load_generation([*GEN_TINY, "gen_privacy=projection_perturbation"])
+
+
+def test_the_generator_broken_control_exceeds_its_claim_while_the_accountant_still_reports_it(tmp_path):
+    dp = [*GEN_TINY, "gen_privacy=dp", "gen_privacy.target_epsilon=1", "audit.num_canaries=2000",
+          "generator.train.epochs=6", "generator.train.ema_decay=0.5"]
+    correct = read_audit(run_generation(load_generation(dp), tmp_path / "dp"))
+    broken = read_audit(run_generation(load_generation([*dp, "audit.break_dp=no_noise"]), tmp_path / "broken"))
+    assert broken["clients"][0]["claimed_epsilon"] == pytest.approx(correct["clients"][0]["claimed_epsilon"])
+    assert broken["mode"] == "broken control (σ = 0)" and "CONTROL" in broken["claim"]["broken"]
+    assert not correct["clients"][0]["leak_shown"]
+    assert broken["clients"][0]["epsilon_lower_bound"] > correct["clients"][0]["epsilon_lower_bound"] + 0.5

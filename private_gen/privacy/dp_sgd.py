@@ -92,12 +92,27 @@ def _hook_grads(module: nn.Module, sigmas: torch.Tensor, params: list[tuple[str,
     return grads, losses.detach().view(-1, multiplicity).mean(1)
 
 
+def _silence_noise(optimizer: Any) -> None:
+    """Opacus adds N(0, (σC)²) in `add_noise` and accounts σ in the step hook that follows: σ is 0 for the first
+    only, so the accountant still reports the configured ε (the broken control of the audit)."""
+    add_noise = optimizer.add_noise
+
+    def without_noise() -> None:
+        sigma, optimizer.noise_multiplier = optimizer.noise_multiplier, 0.0
+        add_noise()
+        optimizer.noise_multiplier = sigma
+
+    optimizer.add_noise = without_noise
+
+
 def train_score_dp_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: ScoreTrainSettings,
                        objective: ScoreObjective, privacy: GenDPSettings, seed: int,
-                       canaries: CanaryGradients | None = None) -> tuple[nn.Module, list[dict[str, float]], DPReport]:
+                       canaries: CanaryGradients | None = None, broken_no_noise: bool = False
+                       ) -> tuple[nn.Module, list[dict[str, float]], DPReport]:
     """Train with DP-SGD; returns the EMA network, one history row per epoch and the privacy report.
     `canaries` (an audit's included gradient canaries): each is sampled like a record at the Poisson rate and,
-    when sampled, its clipped gradient joins the noisy sum (added after the noise, the same distribution)."""
+    when sampled, its clipped gradient joins the noisy sum (added after the noise, the same distribution).
+    `broken_no_noise` (an audit's broken control) adds no noise while the accountant still counts σ."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1)
     accountant = privacy.accountant
@@ -123,6 +138,8 @@ def train_score_dp_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, setti
     private_module, dp_optimizer, dp_loader = engine.make_private(
         module=model, optimizer=optimizer, data_loader=loader, noise_multiplier=sigma,
         max_grad_norm=privacy.max_grad_norm, poisson_sampling=True, grad_sample_mode="hooks" if hooks else "no_op")
+    if broken_no_noise:
+        _silence_noise(dp_optimizer)
     params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     k = objective.noise_multiplicity
     history, step, started = [], 0, time.perf_counter()
