@@ -5,7 +5,7 @@ Usage: python benchmarks/privacy_audit.py [--out results/audit] [--seeds 0] [--o
 Federated rows: the privacy example's set-up (digits, 5 clients, 10 rounds, in-process), client 0 audited with
 5000 gradient canaries (and 60 input canaries for FedAvg), FedAvg and FedCKD non-private and under sample-level
 DP-SGD at ε ∈ {1, 4, 8}, and the broken control (σ = 0 while ε is claimed) at ε = 1 and 4. Generator rows (digits,
-DSM): non-private, DP-SGD at ε = 10 and its broken control with 5000 gradient canaries; non-private and ε = 10
+DSM): non-private, DP-SGD at ε = 10 and 1 and their broken controls with 5000 gradient canaries; non-private and ε = 10
 with 400 image canaries; SSM-VR under projection perturbation with 400 image canaries. A row whose
 run directory holds an audit.json is not run again. Prints a markdown table and writes audit_table.csv; plot
 with `fedkd-plot privacy-audit OUT`.
@@ -47,6 +47,8 @@ def generator_rows() -> list[tuple[str, list[str]]]:
     image = ["audit.canary=input", "audit.num_canaries=400"]
     return [("gen-dsm-nonprivate", dsm), ("gen-dsm-eps10", [*dsm, *dp]),
             ("gen-dsm-broken-eps10", [*dsm, *dp, "audit.break_dp=no_noise"]),
+            ("gen-dsm-eps1", [*dsm, *dp, "gen_privacy.target_epsilon=1"]),
+            ("gen-dsm-broken-eps1", [*dsm, *dp, "gen_privacy.target_epsilon=1", "audit.break_dp=no_noise"]),
             ("gen-dsm-nonprivate-image", [*dsm, *image]), ("gen-dsm-eps10-image", [*dsm, *dp, *image]),
             ("gen-ssmvr-projection-image", ["gen_privacy=projection_perturbation", *image])]
 
