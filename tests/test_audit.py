@@ -271,7 +271,9 @@ def test_a_generator_run_with_gradient_canaries_writes_their_audit(tmp_path):
     report = read_audit(run_generation(load_generation(GEN_TINY), tmp_path))
     entry = report["clients"][0]
     assert report["canary"] == "gradient" and entry["claimed_epsilon"] is None and report["mode"] == "non-private"
-    assert len(entry["scores"]) == 40 and entry["epsilon_lower_bound"] >= 0
+    assert entry["coins"] == inclusion_coins(40, 1, 0).int().tolist()
+    right = sum(g == (1 if c else -1) for g, c in zip(entry["guesses"], entry["coins"], strict=True) if g)
+    assert right == entry["correct_guesses"] and sum(map(abs, entry["guesses"])) == entry["num_guesses"]
 
 
 def test_gradient_canaries_cannot_audit_projection_perturbation():
