@@ -30,14 +30,14 @@ class Preset:
 
 PRESETS = {
     # The MNIST subset: Song & Ermon's noise levels (96 of them at 28×28) with 4 score evaluations each: 1,000
-    # samples in about 25 minutes here (docs/private_gen.md, "The receptive field, measured").
+    # samples in about 25 minutes here at 500 chains per batch (docs/private_gen.md, "The receptive field, measured").
     "cpu": Preset(("mnist_subset", "digits"),
-                  per_dataset={"mnist_subset": (*NOISE_RULES, "sampler.evals_per_level=4"),
+                  per_dataset={"mnist_subset": (*NOISE_RULES, "sampler.evals_per_level=4", "generator.train.epochs=40"),
                                "digits": ("pretrain.glyphs.fill=0.95",)}),
     "gpu": Preset(("mnist", "fashion_mnist", "faces"),
                   extra=("device=cuda", "generator.network.width=64", "generator.network.blocks_per_scale=2",
                          *NOISE_RULES, "generator.train.epochs=200", "generator.train.batch_size=256",
-                         "generator.train.per_sample_chunk=256", "sampler.evals_per_level=8",
+                         "generator.train.per_sample_chunk=256", "sampler.evals_per_level=8", "sampler.batch_size=2000",
                          "evaluation.num_samples=10000", "pretrain.epochs=40", "pretrain.glyphs.count=60000"),
                   per_dataset={"faces": ("dataset.num_identities=1000", "data.resolution=32",
                                          "pretrain.num_identities=2000")},

@@ -199,6 +199,8 @@ def main() -> None:
     done.mkdir(parents=True, exist_ok=True)
     jobs = [(d, r, seed) for d in datasets for r in args.rows if runs_on(args.preset, d, ROWS[r])
             for seed in ([0] if r == "real" else args.seeds)]
+    # every row's first seed first: it builds the caches (pretraining) that the row's other seeds then reuse
+    jobs.sort(key=lambda job: job[2] != args.seeds[0])
     todo = [] if args.tables_only else [j for j in jobs if args.resample or not _done_path(done, *j).exists()]
     threads = max(1, 2 // args.workers)
     started = time.perf_counter()

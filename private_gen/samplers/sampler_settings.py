@@ -15,4 +15,5 @@ class SamplerSettings:
     step_size: float = setting(2.0e-5, above(0), help="α at the smallest σ; α_i = step_size·σ_i²/σ_L²")
     evals_per_level: int = setting(31, at_least(1), help="score evaluations per level")
     denoise: bool = setting(True, help="final Tweedie step x + σ_L² s(x)")
-    batch_size: int = setting(500, at_least(1), help="chains sampled together")
+    batch_size: int = setting(128, at_least(1), help="chains sampled together (on a CPU 64-128 run 1.6x faster "
+                             "than 500, which leave the cache: benchmarks/sampling_speed.py; larger on a GPU)")
