@@ -89,10 +89,10 @@ def train_sample_evaluate(config: GenConfig, data: GenerationData, run: RunDirec
         run.write_json("audit.json", report)
         summary["audit"] = audit_lines(report)
     save_grid(samples, labels, config.evaluation.grid_per_class, run.path / "samples.png",
-              f"{config.generator.name} on {config.dataset.name}: {privacy_line(summary['privacy'])}")
+              f"{_method(config)} on {config.dataset.name}: {privacy_line(summary['privacy'])}")
     if record["metropolis_acceptance"]:
         save_acceptance(record["metropolis_acceptance"], record["model"].sigmas.tolist(), run.path / "acceptance",
-                        f"{config.generator.name} ({config.generator.parameterization}) on {config.dataset.name}")
+                        f"{_method(config)}, {config.generator.parameterization}, on {config.dataset.name}")
     torch.save({"images": samples.mul(255).round().to(torch.uint8), "labels": labels}, run.path / "samples.pt")
     torch.save({k: v.cpu() for k, v in record["model"].state_dict().items()}, run.path / "generator.pt")
     text = "\n".join([headline(summary), privacy_line(summary["privacy"]), *summary.get("audit", [])])
