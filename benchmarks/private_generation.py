@@ -119,6 +119,14 @@ def _run(dataset: str, row: str, seed: int, preset: str, data_root: str | None, 
     return results
 
 
+def plan_jobs(preset: str, datasets: list[str], rows: list[str], seeds: list[int]) -> list[tuple[str, str, int]]:
+    """(data set, row, seed) in the order they run: every row's first seed first, since it builds the caches
+    (pretraining) that the row's other seeds then reuse; `real` once, at seed 0."""
+    jobs = [(d, r, seed) for d in datasets for r in rows if runs_on(preset, d, ROWS[r])
+            for seed in ([0] if r == "real" else seeds)]
+    return sorted(jobs, key=lambda job: job[1] != "real" and job[2] != seeds[0])
+
+
 def _privacy_cell(privacy: dict[str, Any] | None) -> str:
     if not privacy or privacy.get("epsilon") is None:
         return privacy["guarantee"] if privacy else "–"
@@ -197,10 +205,7 @@ def main() -> None:
         parser.error(str(error))
     done = out / "done"
     done.mkdir(parents=True, exist_ok=True)
-    jobs = [(d, r, seed) for d in datasets for r in args.rows if runs_on(args.preset, d, ROWS[r])
-            for seed in ([0] if r == "real" else args.seeds)]
-    # every row's first seed first: it builds the caches (pretraining) that the row's other seeds then reuse
-    jobs.sort(key=lambda job: job[2] != args.seeds[0])
+    jobs = plan_jobs(args.preset, datasets, args.rows, args.seeds)
     todo = [] if args.tables_only else [j for j in jobs if args.resample or not _done_path(done, *j).exists()]
     threads = max(1, 2 // args.workers)
     started = time.perf_counter()

@@ -3,7 +3,7 @@
 import pytest
 
 from benchmarks.gen_presets import PRESETS, preset_overrides, runs_on
-from benchmarks.private_generation import COMMON, ROWS
+from benchmarks.private_generation import COMMON, ROWS, plan_jobs
 from fedkd.errors import UserError
 from private_gen.config import load_generation
 
@@ -36,6 +36,7 @@ def test_the_gpu_preset_scales_the_score_model_and_reads_local_files(tmp_path):
     assert config.generator.network.width == 64 and config.generator.noise.sigma_max is None
     assert config.evaluation.num_samples == 10000 and config.pretrain.glyphs.count == 60000
     assert config.dataset.root == str(tmp_path)
+    assert config.sampler.batch_size == 2000
     assert "device=cuda" in overrides
 
 
@@ -44,3 +45,18 @@ def test_a_preset_that_reads_local_files_refuses_to_start_without_a_data_root():
         preset_overrides("gpu", "fashion_mnist", [], None)
     with pytest.raises(UserError, match="--data-root"):
         preset_overrides("gpu", "mnist", [], "")  # make gen-table-gpu without DATA_ROOT
+
+
+def test_every_rows_first_seed_runs_before_any_other_seed_and_the_real_row_once():
+    rows = ["real", "dsm-hmc DP ε=10, glyph pretraining", "dp-merf DP ε=10"]
+    jobs = plan_jobs("cpu", ["mnist_subset"], rows, [3, 1, 2])
+    assert jobs[:3] == [("mnist_subset", "real", 0), ("mnist_subset", rows[1], 3), ("mnist_subset", rows[2], 3)]
+    assert jobs[3:] == [("mnist_subset", rows[1], 1), ("mnist_subset", rows[1], 2),
+                        ("mnist_subset", rows[2], 1), ("mnist_subset", rows[2], 2)]
+
+
+def test_the_cpu_preset_trains_mnist_score_rows_40_epochs_and_leaves_dp_merf_alone():
+    score = load_generation(preset_overrides("cpu", "mnist_subset", ["generator.objective.kind=dsm"], None))
+    merf = load_generation(preset_overrides("cpu", "mnist_subset", ["generator=dp_merf"], None))
+    assert score.generator.train.epochs == 40 and score.sampler.evals_per_level == 4
+    assert merf.generator.name == "dp_merf" and not hasattr(merf.generator.train, "epochs")
