@@ -220,6 +220,9 @@ def check_generation(c: GenConfig) -> None:
     if c.gen_privacy.mechanism == "dp" and getattr(train, "epochs", None) == 0:
         raise ConfigError("generator.train.epochs", 0, "at least 1 with gen_privacy=dp (gen_privacy=none with "
                           "epochs=0 scores a pretrained model alone)")
+    if getattr(train, "trainable", "all") != "all" and c.pretrain.name == "none":
+        raise ConfigError("generator.train.trainable", train.trainable, "all with pretrain=none (it fine-tunes part "
+                          "of a pretrained model; or choose a pretrain=, e.g. pretrain=glyphs)")
     _check_pretraining(c, generator.pretrains)
 
 

@@ -29,6 +29,7 @@ from private_gen.privacy.settings import GenPrivacySettings
 from private_gen.samplers import SamplerResult, SamplerSettings
 from private_gen.sampling import sample_score_model
 from private_gen.score_net import ScoreNetSettings
+from private_gen.trainable import select_trainable
 from private_gen.training import ScoreTrainSettings, train_score
 
 PARAMETERIZATIONS = ("score", "energy")
@@ -77,22 +78,24 @@ def _train_private(settings: ScoreModelSettings, privacy: GenPrivacySettings, da
     model = settings.build(data.shape, num_classes).to(device)
     if state is not None:
         model.load_state_dict(state)
+    trained, total = select_trainable(model, settings.train.trainable)
+    weights = {"trained_weights": {"trainable": settings.train.trainable, "trained": trained, "total": total}}
     canaries = None if planted is None else planted.started(model)
     if isinstance(privacy, GenDPSettings):
         ema, history, report = train_score_dp_sgd(model, data.train_x, data.train_y, settings.train,
                                                   settings.objective, privacy, seed, canaries,
                                                   broken_no_noise=planted is not None and planted.breaks_dp)
-        return ema, history, report.as_dict()
+        return ema, history, report.as_dict() | weights
     if isinstance(privacy, ProjectionPerturbationSettings):
         hook = ProjectionPerturbation(privacy.clip, privacy.noise_multiplier)
         ema, history = train_score(model, data.train_x, data.train_y, settings.train, settings.objective, seed,
                                    perturb=hook)
         return ema, history, {"mechanism": "projection perturbation (Liu et al. 2023, as built here)",
                               "epsilon": None, "guarantee": GUARANTEE, "clip": privacy.clip,
-                              "noise_multiplier": privacy.noise_multiplier}
+                              "noise_multiplier": privacy.noise_multiplier} | weights
     ema, history = train_score(model, data.train_x, data.train_y, settings.train, settings.objective, seed,
                                canaries=canaries)
-    return ema, history, {"mechanism": "none", "epsilon": None, "guarantee": "none (non-private)"}
+    return ema, history, {"mechanism": "none", "epsilon": None, "guarantee": "none (non-private)"} | weights
 
 
 def sample_score(model: ScoreModel, settings: ScoreModelSettings, labels: torch.Tensor, shape: tuple[int, ...],

@@ -16,9 +16,10 @@ from tqdm import tqdm
 
 from fedkd.audit.canary_gradients import CanaryGradients
 from fedkd.checkpoint.training_checkpoint import stage_checkpoint
-from fedkd.config.fields import above, at_least, below, setting
+from fedkd.config.fields import above, at_least, below, one_of, setting
 from private_gen.objectives import ScoreObjective, annealed_loss, draw_batch
 from private_gen.sliced_score import StatsHook
+from private_gen.trainable import TRAINABLE
 
 
 @dataclass
@@ -33,6 +34,8 @@ class ScoreTrainSettings:
                                     "(memory ~20 MB per 28×28 sample; not results)")
     ema_decay: float = setting(0.99, at_least(0), below(1), help="EMA horizon ~100 steps; sampled from the EMA "
                                "weights")
+    trainable: str = setting("all", one_of(TRAINABLE), help="weights the private training updates after "
+                             "pretraining (private_gen/trainable.py): all | norms_biases_conditioning | conditioning")
     progress: bool = setting(True)
 
 
@@ -47,7 +50,7 @@ def train_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, train: Score
     `stage` names its epoch checkpoints (fedkd/checkpoint/training_checkpoint.py); `canaries` (an audit's
     included gradient canaries) join each step like records, at rate batch / n."""
     gen = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=train.lr)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=train.lr)
     ema = ema_of(model, train.ema_decay)
     named = dict(model.named_parameters())
     history, started = [], time.perf_counter()

@@ -89,6 +89,9 @@ def test_every_mode_writes_a_complete_run_directory(overrides, tmp_path):
     (["pretrain=procedural_faces"], "pretrain='procedural_faces' is invalid; allowed: glyphs"),
     (["generator=dp_merf", "pretrain=glyphs"], "pretrain='glyphs' is invalid; allowed: none with generator=dp_merf"),
     (["pretrain=glyphs", "pretrain.glyphs.fonts=[Comic.ttf]"], "pretrain.glyphs.fonts='Comic.ttf' is invalid"),
+    (["generator.train.trainable=conditioning"],
+     "generator.train.trainable='conditioning' is invalid; allowed: all with pretrain=none"),
+    (["generator.train.trainable=convs"], "generator.train.trainable='convs' is invalid"),
 ])
 def test_bad_values_are_refused_with_the_key_named(overrides, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):

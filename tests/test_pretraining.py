@@ -118,3 +118,17 @@ def test_device_cuda_is_refused_in_one_line_where_no_cuda_device_is_visible(monk
     with pytest.raises(UserError, match=r"device='cuda' is invalid; allowed: auto or cpu \(no CUDA device"):
         load_generation(["dataset=digits", "device=cuda"])
     assert load_generation(["dataset=digits"]).device == "auto"
+
+
+def test_fine_tuning_part_of_the_pretrained_model_keeps_the_rest_and_records_it(tmp_path):
+    settings = tiny_model()
+    settings.train.trainable = "conditioning"
+    privacy = GenDPSettings(target_epsilon=50.0, delta=1e-5, accountant="rdp", noise_multiplier=1.0)
+    pretraining = glyph_pretraining(tmp_path)
+    model, _, record = train_score_model(settings, privacy, tiny_data(), 10, 0, pretraining)
+    pretrained, _ = pretrained_state(pretraining, lambda: settings.build((1, 8, 8), 10), (1, 8, 8), 10,
+                                     settings.train, settings.objective, {})
+    assert record["trained_weights"]["trainable"] == "conditioning"
+    assert 0 < record["trained_weights"]["trained"] < record["trained_weights"]["total"] / 10
+    assert torch.equal(model.inp.weight, pretrained["inp.weight"])
+    assert not torch.equal(model.level_embedding.weight, pretrained["level_embedding.weight"])

@@ -132,7 +132,7 @@ def train_score_dp_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, setti
     ema = ema_of(model, settings.ema_decay)  # before Opacus attaches anything to the model
     hooks = uses_opacus_hooks(model, objective)
     engine = PrivacyEngine(accountant=accountant)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
     x = x.to(memory_format=torch.contiguous_format)  # Opacus' conv per-sample gradients need it (image_data.py)
     loader = DataLoader(TensorDataset(x, y), batch_size=settings.batch_size)
     private_module, dp_optimizer, dp_loader = engine.make_private(
