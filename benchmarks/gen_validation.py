@@ -7,7 +7,7 @@ figures of summary.json are not read, so settings chosen here are not chosen on 
 figures looks at private data outside the accountant, as every tuned DP result in the literature does; the
 choice is between a few discrete options on a tuning seed that is not reported.
 
-    python benchmarks/gen_validation.py RUN_DIR... [--key generator.train.trainable]
+    python benchmarks/gen_validation.py RUN_DIR... [--keys generator.train.trainable generator.train.lr]
 """
 
 from __future__ import annotations
@@ -66,14 +66,17 @@ def _setting(run: Path, key: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="finished fedkd-gen run directories")
-    parser.add_argument("--key", default="generator.train.trainable", help="config key printed beside each run")
+    parser.add_argument("--keys", nargs="+", default=["generator.train.trainable", "generator.train.lr"],
+                        help="config keys printed beside each run")
     args = parser.parse_args()
-    print(f"| run | {args.key} | Fréchet to train ↓ | CNN acc. on train ↑ |\n|---|---|---:|---:|")
+    print(f"| run | {' | '.join(args.keys)} | Fréchet to train ↓ | CNN acc. on train ↑ |")
+    print(f"|---|{'---|' * len(args.keys)}---:|---:|")
     for run in args.runs:
         if not (run / "samples.pt").is_file():
             sys.exit(f"{run} has no samples.pt; give finished fedkd-gen run directories")
         figures = validation_figures(run)
-        print(f"| {run.name} | {_setting(run, args.key)} | {figures['frechet_to_train']:.1f} | "
+        settings = " | ".join(_setting(run, key) for key in args.keys)
+        print(f"| {run.name} | {settings} | {figures['frechet_to_train']:.1f} | "
               f"{figures['cnn_accuracy_on_train']:.3f} |")
 
 

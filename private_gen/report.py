@@ -12,7 +12,12 @@ def privacy_line(privacy: dict[str, Any]) -> str:
     else:
         line = (f"privacy: {privacy['mechanism']} — ε={privacy['epsilon']:.3f} at δ={privacy['delta']:g} "
                 f"({privacy['accountant'].upper()} accountant; {privacy['scope']})")
-    return f"{line}; {privacy['pretraining']}" if privacy.get("pretraining") else line
+    if privacy.get("pretraining"):
+        line = f"{line}; {privacy['pretraining']}"
+    weights = privacy.get("trained_weights")
+    if weights and weights["trainable"] != "all":
+        line += f"; fine-tuned {weights['trained']:,} of {weights['total']:,} weights ({weights['trainable']})"
+    return line
 
 
 def headline(metrics: dict[str, Any]) -> str:

@@ -132,3 +132,5 @@ def test_fine_tuning_part_of_the_pretrained_model_keeps_the_rest_and_records_it(
     assert 0 < record["trained_weights"]["trained"] < record["trained_weights"]["total"] / 10
     assert torch.equal(model.inp.weight, pretrained["inp.weight"])
     assert not torch.equal(model.level_embedding.weight, pretrained["level_embedding.weight"])
+    weights = record["trained_weights"]
+    assert f"fine-tuned {weights['trained']:,} of {weights['total']:,} weights (conditioning)" in privacy_line(record)
