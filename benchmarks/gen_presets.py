@@ -53,7 +53,8 @@ def runs_on(name: str, dataset: str, row: list[str]) -> bool:
 
 
 def preset_overrides(name: str, dataset: str, row: list[str], data_root: str | None) -> list[str]:
-    """The row's overrides with the preset's additions for `dataset` (later overrides win in Hydra)."""
+    """The row's overrides with the preset's additions for `dataset`; a key the row sets itself keeps the row's
+    value (the pretrained-only row's `generator.train.epochs=0` is not the preset's 40)."""
     preset = PRESETS[name]
     if dataset in preset.needs_data_root and not data_root:
         raise UserError(f"--preset {name} reads dataset={dataset} from local files: pass --data-root DIR (the "
@@ -63,7 +64,9 @@ def preset_overrides(name: str, dataset: str, row: list[str], data_root: str | N
     pretrain = f"pretrain={preset.pretraining.get(dataset, 'glyphs')}"
     row = [pretrain if o == "pretrain=glyphs" else o for o in row]
     root = [f"dataset.root={data_root}"] if dataset in preset.needs_data_root else []
-    extra = [o for o in (*preset.extra, *preset.per_dataset.get(dataset, ())) if _applies(o, row)]
+    own = {o.partition("=")[0] for o in row}
+    extra = [o for o in (*preset.extra, *preset.per_dataset.get(dataset, ()))
+             if _applies(o, row) and o.partition("=")[0] not in own]
     return [f"dataset={dataset}", *root, *row, *extra]
 
 

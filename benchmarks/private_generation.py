@@ -47,6 +47,8 @@ EPS10, EPS1 = [*DP, "gen_privacy.target_epsilon=10"], [*DP, "gen_privacy.target_
 # chosen on the digits' validation figures at tuning seed 10 (docs/private_gen.md, "Tuning the DP rows")
 CONDITIONING = ["generator.train.trainable=conditioning", "generator.train.lr=0.03"]
 MERF_TUNED = ["generator.length_scale_per_sqrt_dim=0.2"]
+# glyphs bent towards handwriting (Simard et al. 2003's elastic distortion), public data like the plain glyphs
+ELASTIC = [*GLYPHS, "pretrain.glyphs.elastic_shift=0.06"]
 ROWS: dict[str, list[str]] = {
     "real": [],
     "ssm-hmc nonprivate": [],
@@ -67,6 +69,9 @@ ROWS: dict[str, list[str]] = {
     "dsm-hmc DP ε=10, glyph pretraining, lr 3e-4": [*DSM, *GLYPHS, *EPS10, "generator.train.lr=0.0003"],
     "dsm-hmc DP ε=10, glyph pretraining, conditioning only, lr 3e-2": [*DSM, *GLYPHS, *EPS10, *CONDITIONING],
     "dsm-hmc DP ε=1, glyph pretraining, conditioning only, lr 3e-2": [*DSM, *GLYPHS, *EPS1, *CONDITIONING],
+    "dsm-hmc elastic glyph pretraining only (no private data)": [*DSM, *ELASTIC, "generator.train.epochs=0"],
+    "dsm-hmc DP ε=10, elastic glyph pretraining": [*DSM, *ELASTIC, *EPS10],
+    "dsm-hmc DP ε=1, elastic glyph pretraining": [*DSM, *ELASTIC, *EPS1],
     "dp-merf nonprivate": ["generator=dp_merf"],
     "dp-merf DP ε=10": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=10"],
     "dp-merf DP ε=1": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=1"],

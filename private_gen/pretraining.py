@@ -97,9 +97,11 @@ PRETRAIN.add("checkpoint", CheckpointPretrain())
 def description(pretrain: PretrainSettings) -> str | None:
     """What the model was pretrained on, for every output that states its privacy; None without pretraining."""
     if isinstance(pretrain, GlyphPretrain):
+        elastic = (f", elastic distortion up to {pretrain.glyphs.elastic_shift:g} of the side"
+                   if pretrain.glyphs.elastic_shift > 0 else "")
         return (f"pretrained on public synthetic data: {pretrain.glyphs.count} digit glyphs from "
-                f"{len(pretrain.glyphs.fonts)} matplotlib fonts, {pretrain.epochs} epochs (no private record; "
-                "not covered by ε, costs none)")
+                f"{len(pretrain.glyphs.fonts)} matplotlib fonts{elastic}, {pretrain.epochs} epochs (no private "
+                "record; not covered by ε, costs none)")
     if isinstance(pretrain, FacePretrain):
         return (f"pretrained on public synthetic data: {pretrain.num_identities}×{pretrain.images_per_identity} "
                 f"procedural faces of public identities, {pretrain.epochs} epochs (no private record; not covered "

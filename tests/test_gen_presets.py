@@ -60,3 +60,8 @@ def test_the_cpu_preset_trains_mnist_score_rows_40_epochs_and_leaves_dp_merf_alo
     merf = load_generation(preset_overrides("cpu", "mnist_subset", ["generator=dp_merf"], None))
     assert score.generator.train.epochs == 40 and score.sampler.evals_per_level == 4
     assert merf.generator.name == "dp_merf" and not hasattr(merf.generator.train, "epochs")
+
+
+def test_a_rows_own_setting_wins_over_the_presets():
+    overrides = preset_overrides("cpu", "mnist_subset", ROWS["dsm-hmc glyph pretraining only (no private data)"], None)
+    assert load_generation(overrides).generator.train.epochs == 0

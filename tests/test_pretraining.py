@@ -16,7 +16,7 @@ from private_gen.data import GenerationData
 from private_gen.pretraining import CheckpointPretrain, GlyphPretrain, NoPretrain, Pretraining, pretrained_state
 from private_gen.privacy.dp_sgd import GenDPSettings
 from private_gen.privacy.settings import NoGenPrivacy
-from private_gen.public.glyphs import GlyphSettings, render_glyphs
+from private_gen.public.glyphs import GlyphSettings, _elastic, render_glyphs
 from private_gen.report import privacy_line
 from private_gen.score_model import ScoreModelSettings, train_score_model
 
@@ -29,6 +29,23 @@ def test_glyphs_are_deterministic_from_their_seed_and_balanced():
     assert torch.equal(a, b) and torch.equal(labels, same_labels) and not torch.equal(a, c)
     assert a.shape == (200, 1, 8, 8) and a.min() >= 0 and a.max() <= 1
     assert torch.bincount(labels).tolist() == [20] * 10
+
+
+def test_elastic_distortion_moves_pixels_by_the_rms_it_draws_and_is_off_by_default():
+    """On coordinate ramps (bilinear sampling is exact on them) the warp's displacement is measurable: its RMS per
+    image is drawn from [0, elastic_shift] of the side, so it averages half of it."""
+    side, shift = 64, 0.05
+    ramp = torch.arange(side, dtype=torch.float32)
+    coords = torch.stack([ramp.expand(side, side), ramp[:, None].expand(side, side), torch.ones(side, side)])
+    warped = _elastic(coords[None].repeat(300, 1, 1, 1), GlyphSettings(elastic_shift=shift),
+                      torch.Generator().manual_seed(0))
+    inside = (warped[:, 2:] > 1 - 1e-5).float()  # sampled wholly from inside the frame (zero padding elsewhere)
+    moved = (warped[:, :2] - coords[:2]).square() * inside
+    rms = (moved.sum((1, 2, 3)) / (2 * inside.sum((1, 2, 3)))).sqrt() / side
+    assert rms.max() <= 1.1 * shift and rms.mean() == pytest.approx(shift / 2, rel=0.1)
+    plain, _ = render_glyphs(GlyphSettings(count=40), 28, seed=3)
+    bent, _ = render_glyphs(GlyphSettings(count=40, elastic_shift=shift), 28, seed=3)
+    assert GlyphSettings().elastic_shift == 0 and not torch.allclose(plain, bent)
 
 
 def test_glyphs_are_made_without_private_data_and_differ_from_every_private_image():
