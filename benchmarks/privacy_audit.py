@@ -5,8 +5,10 @@ Usage: python benchmarks/privacy_audit.py [--out results/audit] [--seeds 0] [--o
 Federated rows: the privacy example's set-up (digits, 5 clients, 10 rounds, in-process), client 0 audited with
 5000 gradient canaries (and 60 input canaries for FedAvg), FedAvg and FedCKD non-private and under sample-level
 DP-SGD at ε ∈ {1, 4, 8}, and the broken control (σ = 0 while ε is claimed) at ε = 1 and 4. Generator rows (digits,
-DSM): non-private, DP-SGD at ε = 10 and 1 and their broken controls with 5000 gradient canaries; non-private and ε = 10
-with 400 image canaries; SSM-VR under projection perturbation with 400 image canaries. A row whose
+DSM): non-private, DP-SGD at ε = 10 and 1 and their broken controls with 5000 gradient canaries. Image canaries
+(200, in a 200-image private split trained 300 epochs, where the model memorises single records): DSM non-private,
+at ε = 10 and 1 and the broken control; SSM-VR non-private and under projection perturbation (noise multiplier 1
+and 4). A row whose
 run directory holds an audit.json is not run again. Prints a markdown table and writes audit_table.csv; plot
 with `fedkd-plot privacy-audit OUT`.
 """
@@ -44,13 +46,23 @@ def federated_rows() -> list[tuple[str, list[str]]]:
 def generator_rows() -> list[tuple[str, list[str]]]:
     dsm, dp = ["generator.objective.kind=dsm"], ["gen_privacy=dp", "gen_privacy.target_epsilon=10",
                                                  "generator.train.batch_size=256"]
-    image = ["audit.canary=input", "audit.num_canaries=400"]
+    # image canaries in a set-up where a single record is memorised: 200 private images and 200 canaries
+    # (about 100 included), 300 epochs; DP-SGD at batch 64
+    image = ["audit.canary=input", "audit.num_canaries=200", "data.max_train=200", "generator.train.epochs=300"]
+    dp_image = ["gen_privacy=dp", "generator.train.batch_size=64"]
+    projection = ["gen_privacy=projection_perturbation"]
     return [("gen-dsm-nonprivate", dsm), ("gen-dsm-eps10", [*dsm, *dp]),
             ("gen-dsm-broken-eps10", [*dsm, *dp, "audit.break_dp=no_noise"]),
             ("gen-dsm-eps1", [*dsm, *dp, "gen_privacy.target_epsilon=1"]),
             ("gen-dsm-broken-eps1", [*dsm, *dp, "gen_privacy.target_epsilon=1", "audit.break_dp=no_noise"]),
-            ("gen-dsm-nonprivate-image", [*dsm, *image]), ("gen-dsm-eps10-image", [*dsm, *dp, *image]),
-            ("gen-ssmvr-projection-image", ["gen_privacy=projection_perturbation", *image])]
+            ("gen-dsm-nonprivate-image200", [*dsm, *image]),
+            ("gen-dsm-eps10-image200", [*dsm, *image, *dp_image, "gen_privacy.target_epsilon=10"]),
+            ("gen-dsm-eps1-image200", [*dsm, *image, *dp_image, "gen_privacy.target_epsilon=1"]),
+            ("gen-dsm-broken-eps1-image200", [*dsm, *image, *dp_image, "gen_privacy.target_epsilon=1",
+                                              "audit.break_dp=no_noise"]),
+            ("gen-ssmvr-nonprivate-image200", image),
+            ("gen-ssmvr-projection-image200", [*image, *projection]),
+            ("gen-ssmvr-projection-noise4-image200", [*image, *projection, "gen_privacy.noise_multiplier=4"])]
 
 
 def run_row(kind: str, name: str, overrides: list[str], seed: int, out: Path) -> Path:

@@ -47,9 +47,9 @@ class GenAuditSettings(CanaryAuditSettings):
                                  "a record's gradient (under DP-SGD it is gen_privacy.max_grad_norm)")
     break_dp: str = setting("none", one_of(DP_BREAKS), help="a broken control: no_noise runs DP-SGD without noise "
                             "while the accountant still claims its ε")
-    canary_pixels: int = setting(4, at_least(1), help="bright pixels of each canary image (on black)")
-    score_levels: int = setting(3, at_least(1), help="the smallest noise levels a canary's loss is taken at")
-    score_draws: int = setting(16, at_least(1), help="(noise level, noise) draws averaged per canary's score")
+    canary_pixels: int = setting(16, at_least(1), help="bright pixels of each canary image (on black)")
+    score_levels: int = setting(1, at_least(1), help="the smallest noise levels a canary's loss is taken at")
+    score_draws: int = setting(64, at_least(1), help="(noise level, noise) draws averaged per canary's score")
 
 
 def canaries_for(settings: GenAuditSettings, data: GenerationData) -> InputCanaries:
@@ -88,15 +88,26 @@ def canary_scores(model: torch.nn.Module, canaries: InputCanaries, levels: int, 
     return -(total / draws).cpu().numpy()
 
 
-class PlantedGradients:
+class AuditedTraining:
+    """What private training needs from an audit with image canaries (already in the private split): whether
+    DP-SGD runs as the broken control. `started(model)` gives no canaries to add per step."""
+
+    def __init__(self, settings: GenAuditSettings) -> None:
+        self.breaks_dp = settings.break_dp == "no_noise"  # the broken control: DP-SGD without its noise
+
+    def started(self, model: torch.nn.Module) -> CanaryGradients | None:
+        return None
+
+
+class PlantedGradients(AuditedTraining):
     """The training side of a gradient-canary audit: the design and the coins; `started(model)` keeps the weights
     private training starts from (for the attacker, who knows them) and gives the canaries to add per step."""
 
     def __init__(self, settings: GenAuditSettings, model: torch.nn.Module, norm: float, seed: int) -> None:
+        super().__init__(settings)
         self.design = gradient_canaries(settings.num_canaries, model, norm, settings.design_seed, GENERATOR_STREAM)
         self.included = inclusion_coins(settings.num_canaries, settings.secret_seed, GENERATOR_STREAM)
         self.seed = seed
-        self.breaks_dp = settings.break_dp == "no_noise"  # the broken control: DP-SGD without its noise
         self.start: dict[str, torch.Tensor] = {}
 
     def started(self, model: torch.nn.Module) -> CanaryGradients:
@@ -113,10 +124,10 @@ def weight_drop_scores(design: GradientCanaries, start: dict[str, torch.Tensor],
 
 
 def generator_audit(settings: GenAuditSettings, model: torch.nn.Module, data: GenerationData,
-                    privacy: dict[str, Any], method: str, planted: PlantedGradients | None) -> dict[str, Any]:
+                    privacy: dict[str, Any], method: str, planted: AuditedTraining | None) -> dict[str, Any]:
     """audit.json of a generator run; `data` is the private split without canaries, `privacy` the run's record,
-    `planted` the gradient canaries' design and starting weights (None for image canaries)."""
-    if planted is not None:
+    `planted` the gradient canaries' design and starting weights (a plain AuditedTraining for image canaries)."""
+    if isinstance(planted, PlantedGradients):
         scores = weight_drop_scores(planted.design, planted.start, model)
     else:
         scores = canary_scores(model, canaries_for(settings, data), settings.score_levels, settings.score_draws,

@@ -15,7 +15,7 @@ from fedkd.audit.report import audit_lines
 from fedkd.checkpoint.training_run import write_checkpointed_run
 from fedkd.paths import expand
 from fedkd.results.run_dir import RunDirectory
-from private_gen.audit import PlantedGradients, generator_audit, with_canaries
+from private_gen.audit import AuditedTraining, PlantedGradients, generator_audit, with_canaries
 from private_gen.config import GenConfig
 from private_gen.data import GenerationData, load_generation_data
 from private_gen.device import resolve_device
@@ -47,7 +47,7 @@ def generate(config: GenConfig, data: GenerationData) -> tuple[torch.Tensor, tor
     pretraining = Pretraining(config.pretrain, config.dataset, expand(config.data_cache))
     audit = config.audit
     private = with_canaries(data, audit) if audit.enabled and audit.canary == "input" else data
-    planted = None
+    planted = AuditedTraining(audit) if audit.enabled else None
     if audit.enabled and audit.canary == "gradient":
         norm = getattr(config.gen_privacy, "max_grad_norm", audit.canary_norm)
         planted = PlantedGradients(audit, config.generator.build(data.shape, conditioning_classes(config, data)),

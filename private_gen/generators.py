@@ -27,7 +27,7 @@ Trained = tuple[nn.Module, list[dict[str, float]], dict[str, Any]]  # model, his
 class GeneratorEntry:
     settings: GeneratorSettings
     # (settings, privacy, data, classes the model conditions on (0: none), seed, pretraining, device, an audit's
-    # planted gradient canaries or None) -> trained
+    # side of training (private_gen.audit.AuditedTraining: gradient canaries, the broken control) or None) -> trained
     train: Callable[[Any, GenPrivacySettings, GenerationData, int, int, Pretraining, torch.device, Any], Trained]
     # (model, settings, labels, image shape, sampler settings, seed) -> samples in [0, 1], evaluations, acceptance
     sample: Callable[[Any, Any, torch.Tensor, tuple[int, ...], Any, int], SamplerResult]

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from fedkd.config.fields import one_of, setting
-from private_gen.audit import PlantedGradients
+from private_gen.audit import AuditedTraining
 from private_gen.data import GenerationData
 from private_gen.energy_net import EnergyNet
 from private_gen.generator_settings import GeneratorSettings
@@ -57,11 +57,12 @@ class ScoreModelSettings(GeneratorSettings):
 
 def train_score_model(settings: ScoreModelSettings, privacy: GenPrivacySettings, data: GenerationData,
                       num_classes: int, seed: int, pretraining: Pretraining, device: torch.device | str = "cpu",
-                      planted: PlantedGradients | None = None) -> TrainedScoreModel:
+                      planted: AuditedTraining | None = None) -> TrainedScoreModel:
     """The trained (EMA) network, its history (pretraining rows first) and the privacy record of the training,
     which says what the model was pretrained on; the private training starts from the pretrained weights.
-    Everything trains on `device`, and the model is returned there. `planted`: an audit's gradient canaries,
-    added to every private step (and told the weights private training starts from)."""
+    Everything trains on `device`, and the model is returned there. `planted`: an audit's side of training
+    (its gradient canaries, added to every private step and told the weights private training starts from; the
+    broken control)."""
     fingerprint = {k: v for k, v in asdict(settings).items() if k != "train"}
     state, pre_history = pretrained_state(pretraining, lambda: settings.build(data.shape, num_classes).to(device),
                                           data.shape, num_classes, settings.train, settings.objective, fingerprint)
@@ -73,7 +74,7 @@ def train_score_model(settings: ScoreModelSettings, privacy: GenPrivacySettings,
 
 def _train_private(settings: ScoreModelSettings, privacy: GenPrivacySettings, data: GenerationData,
                    num_classes: int, seed: int, state: dict[str, torch.Tensor] | None, device: torch.device | str,
-                   planted: PlantedGradients | None = None) -> TrainedScoreModel:
+                   planted: AuditedTraining | None = None) -> TrainedScoreModel:
     torch.manual_seed(seed)
     model = settings.build(data.shape, num_classes).to(device)
     if state is not None:

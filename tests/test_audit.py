@@ -290,3 +290,24 @@ def test_the_generator_broken_control_exceeds_its_claim_while_the_accountant_sti
     assert broken["mode"] == "broken control (σ = 0)" and "CONTROL" in broken["claim"]["broken"]
     assert not correct["clients"][0]["leak_shown"]
     assert broken["clients"][0]["epsilon_lower_bound"] > correct["clients"][0]["epsilon_lower_bound"] + 0.5
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_image_canaries_run_the_broken_control_too(tmp_path, monkeypatch, broken):
+    """The broken control reaches DP-SGD with image canaries as with gradient canaries; without DP it is refused."""
+    import private_gen.score_model as score_model
+
+    seen = {}
+    real = score_model.train_score_dp_sgd
+
+    def spy(*args, **kwargs):
+        seen["broken"] = kwargs["broken_no_noise"]
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(score_model, "train_score_dp_sgd", spy)
+    control = ["audit.break_dp=no_noise"] if broken else []
+    dp = [*GEN_TINY, "audit.canary=input", "gen_privacy=dp", "gen_privacy.target_epsilon=2", *control]
+    report = read_audit(run_generation(load_generation(dp), tmp_path))
+    assert seen["broken"] is broken and (report["mode"] == "broken control (σ = 0)") is broken
+    with pytest.raises(UserError, match=r"audit\.break_dp='no_noise'.*none unless gen_privacy=dp"):
+        load_generation([*GEN_TINY, "audit.canary=input", "audit.break_dp=no_noise"])
