@@ -71,7 +71,6 @@ ROWS: dict[str, list[str]] = {
     "dsm-hmc DP ε=1, glyph pretraining, conditioning only, lr 3e-2": [*DSM, *GLYPHS, *EPS1, *CONDITIONING],
     "dsm-hmc elastic glyph pretraining only (no private data)": [*DSM, *ELASTIC, "generator.train.epochs=0"],
     "dsm-hmc DP ε=10, elastic glyph pretraining": [*DSM, *ELASTIC, *EPS10],
-    "dsm-hmc DP ε=1, elastic glyph pretraining": [*DSM, *ELASTIC, *EPS1],
     "dp-merf nonprivate": ["generator=dp_merf"],
     "dp-merf DP ε=10": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=10"],
     "dp-merf DP ε=1": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=1"],
