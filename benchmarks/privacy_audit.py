@@ -7,7 +7,8 @@ Federated rows: the privacy example's set-up (digits, 5 clients, 10 rounds, in-p
 DP-SGD at ε ∈ {1, 4, 8}, and the broken control (σ = 0 while ε is claimed) at ε = 1 and 4. Generator rows (digits,
 DSM): non-private, DP-SGD at ε = 10 and 1 and their broken controls with 5000 gradient canaries. Image canaries
 (200, in a 200-image private split trained 300 epochs, where the model memorises single records): DSM non-private,
-at ε = 10 and 1 and the broken control; SSM-VR non-private and under projection perturbation. A row whose
+at ε = 10 and 1 and the broken control; SSM-VR non-private and under projection perturbation (the defaults, four
+times the noise, and clipping that never binds). A row whose
 run directory holds an audit.json is not run again. Prints a markdown table and writes audit_table.csv; plot
 with `fedkd-plot privacy-audit OUT`.
 """
@@ -60,7 +61,10 @@ def generator_rows() -> list[tuple[str, list[str]]]:
             ("gen-dsm-broken-eps1-image200", [*dsm, *image, *dp_image, "gen_privacy.target_epsilon=1",
                                               "audit.break_dp=no_noise"]),
             ("gen-ssmvr-nonprivate-image200", image),
-            ("gen-ssmvr-projection-image200", [*image, *projection])]
+            ("gen-ssmvr-projection-image200", [*image, *projection]),
+            # the mechanism's two knobs: four times the noise, and clipping that never binds
+            ("gen-ssmvr-projection-nm4-image200", [*image, *projection, "gen_privacy.noise_multiplier=4"]),
+            ("gen-ssmvr-projection-noclip-image200", [*image, *projection, "gen_privacy.clip=1000000.0"])]
 
 
 def run_row(kind: str, name: str, overrides: list[str], seed: int, out: Path) -> Path:

@@ -24,6 +24,7 @@ from private_gen.privacy.projection_perturbation import (
     GUARANTEE,
     ProjectionPerturbation,
     ProjectionPerturbationSettings,
+    gradient_noise,
 )
 from private_gen.privacy.settings import GenPrivacySettings
 from private_gen.samplers import SamplerResult, SamplerSettings
@@ -93,7 +94,9 @@ def _train_private(settings: ScoreModelSettings, privacy: GenPrivacySettings, da
                                    perturb=hook)
         return ema, history, {"mechanism": "projection perturbation (Liu et al. 2023, as built here)",
                               "epsilon": None, "guarantee": GUARANTEE, "clip": privacy.clip,
-                              "noise_multiplier": privacy.noise_multiplier} | weights
+                              "noise_multiplier": privacy.noise_multiplier,
+                              "clipped_fraction": hook.clipped_fraction(),
+                              "gradient_noise": gradient_noise(settings.objective.kind)} | weights
     ema, history = train_score(model, data.train_x, data.train_y, settings.train, settings.objective, seed,
                                canaries=canaries)
     return ema, history, {"mechanism": "none", "epsilon": None, "guarantee": "none (non-private)"} | weights

@@ -15,11 +15,11 @@ from private_gen.dp_merf import FourierFeatures, class_embedding, release_embedd
 from private_gen.noise_levels import geometric_sigmas
 from private_gen.objectives import ScoreObjective
 from private_gen.privacy import dp_sgd
-from private_gen.privacy.projection_perturbation import ProjectionPerturbation
+from private_gen.privacy.projection_perturbation import ProjectionPerturbation, gradient_noise
 from private_gen.privacy.settings import NoGenPrivacy
 from private_gen.score_net import ScoreNet
 from private_gen.sliced_score import ProjectionStats
-from private_gen.training import ScoreTrainSettings
+from private_gen.training import ScoreTrainSettings, train_score
 
 CASES = [(0.01, 1.1, 1000), (0.05, 1.0, 1000), (0.2, 2.0, 300), (1.0, 5.0, 1)]
 
@@ -141,3 +141,30 @@ def test_projection_perturbation_clips_each_statistic_and_adds_scaled_noise():
     big = ProjectionStats(torch.zeros(20000), torch.zeros(20000, 1), torch.zeros(20000, 1))
     noisy = ProjectionPerturbation(clip=2.0, noise_multiplier=0.5)(big)
     assert noisy.projected.std().item() == pytest.approx(1.0, rel=0.05)
+
+
+def projection_trained(kind: str, perturb: ProjectionPerturbation | None) -> list[torch.Tensor]:
+    net, x, y = tiny_problem(32)
+    train, objective = settings(2, kind=kind)
+    trained, _ = train_score(net, x, y, train, objective, seed=3, perturb=perturb)
+    return [p.detach().clone() for p in trained.parameters()]
+
+
+def test_projection_noise_never_reaches_the_ssm_vr_gradient_but_reaches_plain_ssm():
+    # clipping that never binds: SSM-VR's loss is linear in the statistics, so any noise trains exactly the
+    # model that no mechanism trains; plain SSM squares the noisy projection, so there the noise matters
+    plain = projection_trained("ssm_vr", None)
+    for noise in (1.0, 50.0):
+        perturbed = projection_trained("ssm_vr", ProjectionPerturbation(clip=1e9, noise_multiplier=noise))
+        assert all(torch.equal(a, b) for a, b in zip(plain, perturbed, strict=True))
+    squared = projection_trained("ssm", None)
+    noised = projection_trained("ssm", ProjectionPerturbation(clip=1e9, noise_multiplier=1e-6))
+    assert not all(torch.equal(a, b) for a, b in zip(squared, noised, strict=True))
+    assert gradient_noise("ssm_vr").startswith("none") and gradient_noise("ssm").startswith("through")
+
+
+def test_projection_perturbation_counts_what_its_clipping_cuts():
+    hook = ProjectionPerturbation(clip=1.0, noise_multiplier=0.0)
+    hook(ProjectionStats(torch.tensor([2.0, 0.5]), torch.tensor([[-3.0], [0.2]]), torch.tensor([[0.1], [0.2]])))
+    hook(ProjectionStats(torch.tensor([0.1, 0.5]), torch.tensor([[0.0], [0.2]]), torch.tensor([[5.0], [-5.0]])))
+    assert hook.clipped_fraction() == {"half_sq_norm": 0.25, "projected": 0.25, "curvature": 0.5}
