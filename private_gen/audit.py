@@ -136,6 +136,8 @@ def generator_audit(settings: GenAuditSettings, model: torch.nn.Module, data: Ge
     delta = float(privacy.get("delta") or 1e-5)
     mechanism = str(privacy.get("mechanism", "none"))
     mode = "non-private" if mechanism == "none" else mechanism
+    if "clip" in privacy:
+        mode += f", clip {privacy['clip']:g}, noise ×{privacy['noise_multiplier']:g}"
     if claimed is None and mechanism != "none":
         mode += " (not a formal DP guarantee)"
     claim = {k: privacy[k] for k in ("mechanism", "accountant", "delta", "scope", "guarantee") if k in privacy}

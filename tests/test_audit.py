@@ -226,11 +226,12 @@ GEN_TINY = ["dataset=digits", "data.max_train=160", "generator.network.width=8",
 
 @pytest.mark.parametrize(("mechanism", "mode"), [
     (["gen_privacy=dp", "gen_privacy.target_epsilon=2"], "DP-SGD (Opacus, Poisson sampling)"),
-    (["gen_privacy=projection_perturbation", "audit.canary=input"],
-     "projection perturbation (Liu et al. 2023, as built here) (not a formal DP guarantee)"),
+    (["gen_privacy=projection_perturbation", "audit.canary=input", "gen_privacy.noise_multiplier=2"],
+     "projection perturbation (Liu et al. 2023, as built here), clip 10, noise ×2 (not a formal DP guarantee)"),
 ])
 def test_the_generator_audit_names_its_claim_and_labels_an_unproven_mechanism(tmp_path, mechanism, mode):
-    report = read_audit(run_generation(load_generation([*GEN_TINY, *mechanism]), tmp_path))
+    run = run_generation(load_generation([*GEN_TINY, *mechanism]), tmp_path)
+    report, privacy = read_audit(run), json.loads((run / "privacy.json").read_text())
     entry = report["clients"][0]
     assert report["mode"] == mode and entry["audited"] == "generator"
     assert len(entry["scores"]) == len(entry["coins"]) == 40
@@ -239,6 +240,8 @@ def test_the_generator_audit_names_its_claim_and_labels_an_unproven_mechanism(tm
         assert entry["epsilon_lower_bound"] < entry["claimed_epsilon"]
     else:
         assert entry["claimed_epsilon"] is None and "not a formal" in report["claim"]["guarantee"]
+        assert set(privacy["clipped_fraction"]) == {"half_sq_norm", "projected", "curvature"}
+        assert privacy["gradient_noise"].startswith("none: the SSM-VR loss")
 
 
 def test_generator_canaries_are_private_records(tmp_path):
