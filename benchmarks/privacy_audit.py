@@ -1,6 +1,7 @@
 """The measured audit table (docs/privacy.md#auditing): each row's claimed ε against its one-run lower bound.
 
 Usage: python benchmarks/privacy_audit.py [--out results/audit] [--seeds 0] [--only federated|generator]
+       [--rows 'gen-ssmvr-*' ...]
 
 Federated rows: the privacy example's set-up (digits, 5 clients, 10 rounds, in-process), client 0 audited with
 5000 gradient canaries (and 60 input canaries for FedAvg), FedAvg and FedCKD non-private and under sample-level
@@ -8,7 +9,7 @@ DP-SGD at ε ∈ {1, 4, 8}, and the broken control (σ = 0 while ε is claimed) 
 DSM): non-private, DP-SGD at ε = 10 and 1 and their broken controls with 5000 gradient canaries. Image canaries
 (200, in a 200-image private split trained 300 epochs, where the model memorises single records): DSM non-private,
 at ε = 10 and 1 and the broken control; SSM-VR non-private and under projection perturbation (the defaults, four
-times the noise, and clipping that never binds). A row whose
+times the noise, and clipping that never binds); plain SSM non-private and under projection perturbation. A row whose
 run directory holds an audit.json is not run again. Prints a markdown table and writes audit_table.csv; plot
 with `fedkd-plot privacy-audit OUT`.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import json
 import statistics
 import time
@@ -50,7 +52,7 @@ def generator_rows() -> list[tuple[str, list[str]]]:
     # (about 100 included), 300 epochs; DP-SGD at batch 64
     image = ["audit.canary=input", "audit.num_canaries=200", "data.max_train=200", "generator.train.epochs=300"]
     dp_image = ["gen_privacy=dp", "generator.train.batch_size=64"]
-    projection = ["gen_privacy=projection_perturbation"]
+    projection, ssm = ["gen_privacy=projection_perturbation"], ["generator.objective.kind=ssm"]
     return [("gen-dsm-nonprivate", dsm), ("gen-dsm-eps10", [*dsm, *dp]),
             ("gen-dsm-broken-eps10", [*dsm, *dp, "audit.break_dp=no_noise"]),
             ("gen-dsm-eps1", [*dsm, *dp, "gen_privacy.target_epsilon=1"]),
@@ -64,7 +66,10 @@ def generator_rows() -> list[tuple[str, list[str]]]:
             ("gen-ssmvr-projection-image200", [*image, *projection]),
             # the mechanism's two knobs: four times the noise, and clipping that never binds
             ("gen-ssmvr-projection-nm4-image200", [*image, *projection, "gen_privacy.noise_multiplier=4"]),
-            ("gen-ssmvr-projection-noclip-image200", [*image, *projection, "gen_privacy.clip=1000000.0"])]
+            ("gen-ssmvr-projection-noclip-image200", [*image, *projection, "gen_privacy.clip=1000000.0"]),
+            # plain SSM, whose loss is quadratic in vᵀs, so the projection noise does reach the gradient
+            ("gen-ssm-nonprivate-image200", [*ssm, *image]),
+            ("gen-ssm-projection-image200", [*ssm, *image, *projection])]
 
 
 def run_row(kind: str, name: str, overrides: list[str], seed: int, out: Path) -> Path:
@@ -90,7 +95,19 @@ def table_row(name: str, seed: int, path: Path) -> dict[str, object]:
             "claimed_epsilon": "none" if claimed is None else f"{claimed:.2f}", "delta": report["delta"],
             "correct": f"{entry['correct_guesses']}/{entry['num_guesses']}",
             "lower_bound": f"{entry['epsilon_lower_bound']:.2f}", "ceiling": f"{entry['ceiling']:.2f}",
-            "leak_shown": entry["leak_shown"]}
+            "leak_shown": entry["leak_shown"], **sample_quality(path)}
+
+
+def sample_quality(path: Path) -> dict[str, str]:
+    """A generator run's sample quality and, under projection perturbation, the share of statistics clipped:
+    what the mechanism costs beside what it hides. Empty for federated runs."""
+    if not (path / "summary.json").exists() or "frechet_distance" not in (summary := json.loads(
+            (path / "summary.json").read_text())):
+        return {"frechet": "", "cnn_accuracy": "", "clipped": ""}
+    clipped = summary["privacy"].get("clipped_fraction") or {}
+    return {"frechet": f"{summary['frechet_distance']:.2f}",
+            "cnn_accuracy": f"{summary['cnn_accuracy']:.3f}" if "cnn_accuracy" in summary else "",
+            "clipped": " ".join(f"{k} {v:.2f}" for k, v in clipped.items())}
 
 
 def main() -> None:
@@ -98,8 +115,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/audit"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--only", choices=("federated", "generator"))
+    parser.add_argument("--rows", nargs="+", default=["*"], metavar="PATTERN",
+                        help="run only the rows whose name matches one of these shell patterns")
     args = parser.parse_args()
     plan = [("federated", r) for r in federated_rows()] + [("generator", r) for r in generator_rows()]
+    names = [name for _, (name, _) in plan]
+    plan = [(kind, row) for kind, row in plan if any(fnmatch.fnmatchcase(row[0], p) for p in args.rows)]
+    if not plan:
+        parser.error(f"--rows {' '.join(args.rows)} matches no row; pick from: {', '.join(names)}")
     rows = [table_row(name, seed, run_row(kind, name, overrides, seed, args.out))
             for kind, (name, overrides) in plan if args.only in (None, kind) for seed in args.seeds]
     args.out.mkdir(parents=True, exist_ok=True)
