@@ -17,6 +17,7 @@ from private_gen.objectives import ScoreObjective
 from private_gen.privacy import dp_sgd
 from private_gen.privacy.projection_perturbation import ProjectionPerturbation, gradient_noise
 from private_gen.privacy.settings import NoGenPrivacy
+from private_gen.report import privacy_line
 from private_gen.score_net import ScoreNet
 from private_gen.sliced_score import ProjectionStats
 from private_gen.training import ScoreTrainSettings, train_score
@@ -168,3 +169,11 @@ def test_projection_perturbation_counts_what_its_clipping_cuts():
     hook(ProjectionStats(torch.tensor([2.0, 0.5]), torch.tensor([[-3.0], [0.2]]), torch.tensor([[0.1], [0.2]])))
     hook(ProjectionStats(torch.tensor([0.1, 0.5]), torch.tensor([[0.0], [0.2]]), torch.tensor([[5.0], [-5.0]])))
     assert hook.clipped_fraction() == {"half_sq_norm": 0.25, "projected": 0.25, "curvature": 0.5}
+
+
+def test_projection_privacy_line_says_where_its_noise_acts_and_what_it_clipped():
+    record = {"mechanism": "projection perturbation", "guarantee": "not a formal DP guarantee",
+              "clipped_fraction": {"half_sq_norm": 0.0, "projected": 0.0, "curvature": 0.61}}
+    inert = privacy_line(record | {"gradient_noise": gradient_noise("ssm_vr")})
+    assert "never reaches the SSM-VR gradient" in inert and inert.endswith("clipped curvature 61%")
+    assert "never reaches" not in privacy_line(record | {"gradient_noise": gradient_noise("ssm")})
