@@ -17,7 +17,7 @@ def privacy_line(privacy: dict[str, Any]) -> str:
     if str(privacy.get("gradient_noise", "")).startswith("none"):
         line += "; its noise never reaches the SSM-VR gradient, only its clip acts"
     if clipped := {k: v for k, v in privacy.get("clipped_fraction", {}).items() if v > 0}:
-        line += "; clipped " + ", ".join(f"{k} {v:.0%}" for k, v in clipped.items())
+        line += "; clipped " + ", ".join(f"{k} {v:.1%}" for k, v in clipped.items())
     weights = privacy.get("trained_weights")
     if weights and weights["trainable"] != "all":
         line += f"; fine-tuned {weights['trained']:,} of {weights['total']:,} weights ({weights['trainable']})"

@@ -175,5 +175,5 @@ def test_projection_privacy_line_says_where_its_noise_acts_and_what_it_clipped()
     record = {"mechanism": "projection perturbation", "guarantee": "not a formal DP guarantee",
               "clipped_fraction": {"half_sq_norm": 0.0, "projected": 0.0, "curvature": 0.61}}
     inert = privacy_line(record | {"gradient_noise": gradient_noise("ssm_vr")})
-    assert "never reaches the SSM-VR gradient" in inert and inert.endswith("clipped curvature 61%")
+    assert "never reaches the SSM-VR gradient" in inert and inert.endswith("clipped curvature 61.0%")
     assert "never reaches" not in privacy_line(record | {"gradient_noise": gradient_noise("ssm")})
