@@ -15,7 +15,8 @@ real training images themselves (the Fréchet floor and accuracy ceiling at the 
 Langevin and uncorrected-HMC rows resample a trained row's network with the same number of score evaluations;
 --resample samples every trained score row again (after a sampler change) without retraining. The table is the
 mean (± std where there are several) over the seeds that have finished. Writes
-docs/results/<preset's table>.{csv,md}. δ = 1e-5 for every private row; ε is sample-level, cumulative over
+docs/results/<preset's table>.{csv,md}, keeping the rows already there (a run from a fresh clone adds rows, it
+never drops those whose results folders it lacks). δ = 1e-5 for every private row; ε is sample-level, cumulative over
 the private training steps (pretraining on public glyphs is not counted: it sees no private record), PRV
 accountant.
 """
@@ -162,17 +163,55 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+PRIVACY_FIELDS = ("epsilon", "delta", "accountant", "noise_multiplier", "steps", "pretraining", "guarantee")
+CSV_FIELDS = ("dataset", "row", "seed", "samples", *METRICS, *PRIVACY_FIELDS, "train_seconds", "sample_seconds",
+              "score_evaluations_per_sample", "metropolis_acceptance")
+
+
+def read_table_rows(csv_path: Path) -> list[dict[str, Any]]:
+    """The per-seed rows of a table written before, in the shape `write_tables` takes (missing file: none)."""
+    if not csv_path.is_file():
+        return []
+    rows = []
+    with open(csv_path, newline="") as fh:
+        for line in csv.DictReader(fh):
+            values: dict[str, Any] = {k: _parse_cell(v) for k, v in line.items() if k not in ("dataset", "row")}
+            privacy = {k: values.pop(k) for k in PRIVACY_FIELDS if k in values}
+            if privacy.get("epsilon") is None and privacy.get("guarantee") is None and line["row"] != "real":
+                privacy["guarantee"] = "none (non-private)"  # tables written before the column existed
+            rows.append({"dataset": line["dataset"], "row": line["row"], **values,
+                         "privacy": privacy if any(v is not None for v in privacy.values()) else None})
+    return rows
+
+
+def _parse_cell(text: str) -> Any:
+    if text == "":
+        return None
+    try:
+        return json.loads(text)  # numbers and the acceptance lists
+    except json.JSONDecodeError:
+        return text
+
+
+def merge_rows(kept: list[dict[str, Any]], finished: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The table's rows: those already in it, each replaced by a finished run of the same (data set, row, seed),
+    then the finished runs it did not have. A run whose results folder is gone keeps its row."""
+    def key(r: dict[str, Any]) -> tuple[str, str, int]:
+        return r["dataset"], r["row"], r["seed"]
+    fresh = {key(r): r for r in finished}
+    merged = [fresh.pop(key(r), r) for r in kept]
+    return merged + list(fresh.values())
+
+
 def write_tables(rows: list[dict[str, Any]], csv_path: Path, md_path: Path) -> None:
-    fields = ["dataset", "row", "seed", "samples", *METRICS, "epsilon", "delta", "accountant", "noise_multiplier",
-              "steps", "pretraining", "train_seconds", "sample_seconds", "score_evaluations_per_sample",
-              "metropolis_acceptance"]
     with open(csv_path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for r in rows:
             privacy = r.get("privacy") or {}
-            writer.writerow(r | {k: privacy.get(k) for k in ("epsilon", "delta", "accountant", "noise_multiplier",
-                                                             "steps", "pretraining")})
+            acceptance = r.get("metropolis_acceptance")
+            writer.writerow(r | {k: privacy.get(k) for k in PRIVACY_FIELDS}
+                            | {"metropolis_acceptance": None if acceptance is None else json.dumps(acceptance)})
     lines = ["| data | generator | privacy | seeds | samples | Fréchet dist. ↓ | CNN acc. ↑ | logreg acc. ↑ | "
              "train s | sample s | score evals | acceptance |", "|---|---|---|" + "---:|" * 9]
     for r in aggregate(rows):
@@ -233,11 +272,12 @@ def main() -> None:
             print(f"[{count}/{len(todo)}] {dataset} {row} s{seed}: FD {first['frechet_distance']:.1f} "
                   f"CNN {first.get('cnn_accuracy', float('nan')):.3f} ({time.perf_counter() - started:.0f} s)",
                   flush=True)
-    # the table keeps every finished row of every seed run so far
+    # the table keeps every row it had and every finished row of every seed run so far
     paths = [_done_path(done, d, row, seed) for d in preset.datasets for row in ROWS for seed in range(10)]
-    rows = [r for path in paths if path.exists() for r in json.loads(path.read_text())]
+    finished = [r for path in paths if path.exists() for r in json.loads(path.read_text())]
     args.docs.mkdir(parents=True, exist_ok=True)
-    write_tables(rows, args.docs / f"{preset.table}.csv", args.docs / f"{preset.table}.md")
+    csv_path = args.docs / f"{preset.table}.csv"
+    write_tables(merge_rows(read_table_rows(csv_path), finished), csv_path, args.docs / f"{preset.table}.md")
     print((args.docs / f"{preset.table}.md").read_text())
 
 

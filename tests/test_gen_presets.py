@@ -65,3 +65,35 @@ def test_the_cpu_preset_trains_mnist_score_rows_40_epochs_and_leaves_dp_merf_alo
 def test_a_rows_own_setting_wins_over_the_presets():
     overrides = preset_overrides("cpu", "mnist_subset", ROWS["dsm-hmc glyph pretraining only (no private data)"], None)
     assert load_generation(overrides).generator.train.epochs == 0
+
+
+def _run_row(row: str, seed: int, cnn: float, epsilon: float | None) -> dict:
+    privacy = ({"epsilon": epsilon, "delta": 1e-5, "accountant": "prv", "noise_multiplier": 0.9, "steps": 400,
+                "pretraining": "glyphs"} if epsilon else {"guarantee": "none (non-private)"})
+    return {"dataset": "digits", "row": row, "seed": seed, "samples": 1000, "frechet_distance": 10.0 + seed,
+            "cnn_accuracy": cnn, "logreg_accuracy": 0.5, "train_seconds": 100.0, "sample_seconds": 50.0,
+            "score_evaluations_per_sample": 385, "metropolis_acceptance": [0.91, 0.97], "privacy": privacy}
+
+
+def test_a_table_read_back_writes_the_same_table_and_a_later_run_adds_rows_without_dropping_any(tmp_path):
+    from benchmarks.private_generation import merge_rows, read_table_rows, write_tables
+
+    csv_path, md_path = tmp_path / "t.csv", tmp_path / "t.md"
+    written = [_run_row("dsm-hmc nonprivate", 0, 0.7, None), _run_row("dsm-hmc nonprivate", 1, 0.8, None),
+               _run_row("dp-merf DP ε=10", 0, 0.6, 10.0)]
+    write_tables(written, csv_path, md_path)
+    table = md_path.read_text()
+    assert "none (non-private)" in table and "ε=10.00, δ=1e-05 (PRV)" in table and "0.91–0.97" in table
+    assert "0.750 ± 0.071" in table  # the two seeds' mean and sample std
+
+    write_tables(merge_rows(read_table_rows(csv_path), []), csv_path, md_path)  # a fresh clone: no results
+    assert md_path.read_text() == table
+
+    rerun = _run_row("dp-merf DP ε=10", 0, 0.65, 10.0)
+    new = _run_row("dp-merf DP ε=10", 1, 0.75, 10.0)
+    write_tables(merge_rows(read_table_rows(csv_path), [rerun, new]), csv_path, md_path)
+    merged = read_table_rows(csv_path)
+    assert [(r["row"], r["seed"], r["cnn_accuracy"]) for r in merged] == [
+        ("dsm-hmc nonprivate", 0, 0.7), ("dsm-hmc nonprivate", 1, 0.8), ("dp-merf DP ε=10", 0, 0.65),
+        ("dp-merf DP ε=10", 1, 0.75)]
+    assert "| digits | dp-merf DP ε=10 | ε=10.00, δ=1e-05 (PRV) | 2 |" in md_path.read_text()
