@@ -214,6 +214,7 @@ def check_generation(c: GenConfig) -> None:
     if c.audit.enabled and c.audit.canary == "gradient" and c.gen_privacy.mechanism == "projection_perturbation":
         raise ConfigError("audit.canary", "gradient", "input with gen_privacy=projection_perturbation (it perturbs "
                           "the objective's statistics, which a gradient canary would bypass)")
+    _check_guidance(c, objective)
     train = getattr(c.generator, "train", None)
     if c.gen_privacy.mechanism == "dp" and getattr(train, "epochs", None) == 0:
         raise ConfigError("generator.train.epochs", 0, "at least 1 with gen_privacy=dp (gen_privacy=none with "
@@ -238,3 +239,18 @@ def _check_pretraining(c: GenConfig, supported: bool) -> None:
     if name == "procedural_faces" and c.dataset.name != "faces":
         raise ConfigError("pretrain", name, f"glyphs, checkpoint or none with dataset={c.dataset.name} "
                           "(public procedural faces pretrain a model of dataset=faces)")
+
+
+def _check_guidance(c: GenConfig, objective: object) -> None:
+    """Classifier-free guidance needs the unconditional class, which label dropout trains (class-conditional
+    score models only)."""
+    dropout = getattr(objective, "label_dropout", 0.0)
+    if dropout > 0 and not c.data.class_conditional:
+        raise ConfigError("generator.objective.label_dropout", dropout, "0 with data.class_conditional=false (it "
+                          "trains a null class for guidance; an unconditional model has no classes)")
+    if c.sampler.guidance > 0 and c.generator.name != "score_ssm":
+        raise ConfigError("sampler.guidance", c.sampler.guidance, f"0 with generator={c.generator.name} (it draws "
+                          "without a score sampler)")
+    if c.sampler.guidance > 0 and dropout == 0:
+        raise ConfigError("sampler.guidance", c.sampler.guidance, "0, or train the null class it needs with "
+                          "generator.objective.label_dropout=0.1 (classifier-free guidance)")

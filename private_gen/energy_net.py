@@ -38,6 +38,10 @@ class EnergyNet(nn.Module):
     def num_classes(self) -> int:
         return self.net.num_classes
 
+    @property
+    def null_class(self) -> bool:
+        return self.net.null_class
+
     def energy(self, x: torch.Tensor, level: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
         return 0.5 * self.net.unscaled(x, level, label).flatten(1).pow(2).sum(1)
 

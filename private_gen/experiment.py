@@ -107,15 +107,20 @@ def run_generation(config: GenConfig, root: Path | None = None) -> Path:
     return write_checkpointed_run(config, "fedkd-gen", lambda run: train_sample_evaluate(config, data, run), root)
 
 
+def trained_score_model(config: GenConfig, data: GenerationData, run_dir: Path) -> torch.nn.Module:
+    """The score model a finished run saved (`generator.pt`), built from `config`, on `config.device`."""
+    if not isinstance(config.generator, ScoreModelSettings):
+        raise ValueError("a trained score model needs a score-model run (generator=score_ssm)")
+    net = config.generator.build(data.shape, conditioning_classes(config, data))
+    net.load_state_dict(torch.load(run_dir / "generator.pt", weights_only=True, map_location="cpu"))
+    return net.to(resolve_device(config.device))
+
+
 def resample(config: GenConfig, run_dir: Path) -> dict[str, Any]:
     """Sample a finished score-model run again with `config.sampler` and evaluate: the sampler ablation needs
     no retraining. Training time and privacy record are the original run's."""
-    if not isinstance(config.generator, ScoreModelSettings):
-        raise ValueError("resample() needs a score-model run (generator=score_ssm)")
     data = load_data(config)
-    net = config.generator.build(data.shape, conditioning_classes(config, data))
-    net.load_state_dict(torch.load(run_dir / "generator.pt", weights_only=True, map_location="cpu"))
-    net.to(resolve_device(config.device))
+    net = trained_score_model(config, data, run_dir)
     original = json.loads((run_dir / "summary.json").read_text())
     labels = balanced_labels(config.evaluation.num_samples, data.num_classes)
     started = time.perf_counter()

@@ -52,7 +52,8 @@ class ScoreModelSettings(GeneratorSettings):
 
     def build(self, shape: tuple[int, int, int], num_classes: int) -> ScoreModel:
         """A fresh model for images of `shape` (channels, height, width)."""
-        net = self.network.build(shape[0], min(shape[1:]), self.noise.sigmas(math.prod(shape)), num_classes)
+        net = self.network.build(shape[0], min(shape[1:]), self.noise.sigmas(math.prod(shape)), num_classes,
+                                 null_class=self.objective.label_dropout > 0)
         return EnergyNet(net) if self.parameterization == "energy" else net
 
 

@@ -34,11 +34,12 @@ class ScoreNetSettings:
     enhancement_blocks: int = setting(1, at_least(1))
     groups: int = setting(8, at_least(1), help="GroupNorm groups")
 
-    def build(self, channels: int, side: int, sigmas: torch.Tensor, num_classes: int) -> ScoreNet:
+    def build(self, channels: int, side: int, sigmas: torch.Tensor, num_classes: int,
+              null_class: bool = False) -> ScoreNet:
         """A network for images `side` pixels high and wide."""
         scales = self.scales if self.scales is not None else scales_for(side)
         return ScoreNet(channels, sigmas, self.width, self.blocks_per_scale, num_classes, self.residual_enhancement,
-                        self.enhancement_blocks, self.groups, scales)
+                        self.enhancement_blocks, self.groups, scales, null_class)
 
 
 def scales_for(side: int) -> int:
@@ -96,23 +97,26 @@ class ResidualEnhancement(nn.Module):
 class ScoreNet(nn.Module):
     """U-Net score model: `forward(x, level, label=None)` returns the score, same shape as `x`.
 
-    `level` holds indices into `sigmas`; `label` (class-conditional models) class indices. `scales`
-    resolutions (each half the one above, `width` channels at full resolution and twice that below); more
-    scales widen the receptive field, which whole-image layout (a 28×28 digit) needs.
+    `level` holds indices into `sigmas`; `label` (class-conditional models) class indices, and with
+    `null_class` also NULL_LABEL (-1) for the unconditional score that classifier-free guidance needs (one more
+    row of the class embedding). `scales` resolutions (each half the one above, `width` channels at full
+    resolution and twice that below); more scales widen the receptive field, which whole-image layout (a 28×28
+    digit) needs.
     """
 
     def __init__(self, channels: int, sigmas: torch.Tensor, width: int = 32, blocks_per_scale: int = 1,
                  num_classes: int = 0, residual_enhancement: bool = True, enhancement_blocks: int = 1,
-                 groups: int = 8, scales: int = 2) -> None:
+                 groups: int = 8, scales: int = 2, null_class: bool = False) -> None:
         super().__init__()
         if scales < 2:
             raise ValueError(f"scales={scales}: a U-Net needs at least 2 resolutions")
         self.register_buffer("sigmas", sigmas.clone().float())
         self.num_classes = num_classes
+        self.null_class = null_class and num_classes > 0
         cond_dim = width
         widths = [width] + [2 * width] * (scales - 1)
         self.level_embedding = nn.Embedding(len(sigmas), cond_dim)
-        self.class_embedding = nn.Embedding(num_classes, cond_dim) if num_classes else None
+        self.class_embedding = nn.Embedding(num_classes + int(self.null_class), cond_dim) if num_classes else None
         self.inp = nn.Conv2d(channels, width, 3, padding=1)
         self.encoder = nn.ModuleList(
             nn.ModuleList(ConditionedBlock(c, c, cond_dim, groups) for _ in range(blocks_per_scale)) for c in widths)
@@ -135,6 +139,8 @@ class ScoreNet(nn.Module):
         if self.class_embedding is not None:
             if label is None:
                 raise ValueError("this score network is class-conditional: pass label")
+            if self.null_class:
+                label = torch.where(label < 0, self.num_classes, label)
             cond = cond + self.class_embedding(label)
         h = self.inp(x)
         skips = []

@@ -92,6 +92,11 @@ def test_every_mode_writes_a_complete_run_directory(overrides, tmp_path):
     (["generator.train.trainable=conditioning"],
      "generator.train.trainable='conditioning' is invalid; allowed: all with pretrain=none"),
     (["generator.train.trainable=convs"], "generator.train.trainable='convs' is invalid"),
+    (["sampler.guidance=1"], "sampler.guidance=1 is invalid; allowed: 0, or train the null class"),
+    (["generator=dp_merf", "sampler.guidance=1"], "sampler.guidance=1 is invalid; allowed: 0 with generator=dp_merf"),
+    (["generator.objective.label_dropout=0.1", "data.class_conditional=false"],
+     "generator.objective.label_dropout=0.1 is invalid; allowed: 0 with data.class_conditional=false"),
+    (["generator.objective.label_dropout=1"], "generator.objective.label_dropout=1 is invalid"),
 ])
 def test_bad_values_are_refused_with_the_key_named(overrides, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
