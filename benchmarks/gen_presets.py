@@ -26,6 +26,10 @@ class Preset:
     pretraining: dict[str, str | None] = field(default_factory=dict)  # its `pretrain=` per data set (default glyphs)
     results: str = "bench"                                        # results/gen/<results>
     table: str = "private_generation"                             # docs/results/<table>.{csv,md}
+    tables: dict[str, str] = field(default_factory=dict)          # a data set's own table instead
+
+    def table_of(self, dataset: str) -> str:
+        return self.tables.get(dataset, self.table)
 
 
 PRESETS = {
@@ -33,7 +37,8 @@ PRESETS = {
     # a non-private row trains in about 9 and samples 1,000 images in about 7.5 minutes here (docs/private_gen.md).
     "cpu": Preset(("mnist_subset", "digits"),
                   per_dataset={"mnist_subset": (*NOISE_RULES, "sampler.evals_per_level=4", "generator.train.epochs=40"),
-                               "digits": ("pretrain.glyphs.fill=0.95",)}),
+                               "digits": ("pretrain.glyphs.fill=0.95",)},
+                  tables={"digits": "private_generation_digits"}),
     "gpu": Preset(("mnist", "fashion_mnist", "faces"),
                   extra=("device=cuda", "generator.network.width=64", "generator.network.blocks_per_scale=2",
                          *NOISE_RULES, "generator.train.epochs=200", "generator.train.batch_size=256",

@@ -10,12 +10,13 @@ Every (data set, row, seed) is one `fedkd-gen` experiment (configs/gen.yaml defa
 written to results/gen/<preset's folder>/<dataset>/<row>; finished ones are cached (re-running resumes). The
 preset (benchmarks/gen_presets.py) chooses the data sets and adds its settings to every row: `cpu` (default) for
 this 2-core machine, `gpu` for one CUDA device (the full MNIST and Fashion-MNIST from --data-root, a large
-procedural face set; tables in docs/results/private_generation_gpu.*). "real" scores the
+procedural face set; tables in docs/results/private_generation_gpu.*; the cpu preset's digits rows go to
+docs/results/private_generation_digits.*). "real" scores the
 real training images themselves (the Fréchet floor and accuracy ceiling at the same sample count). The
 Langevin and uncorrected-HMC rows resample a trained row's network with the same number of score evaluations;
 --resample samples every trained score row again (after a sampler change) without retraining. The table is the
 mean (± std where there are several) over the seeds that have finished. Writes
-docs/results/<preset's table>.{csv,md}, keeping the rows already there (a run from a fresh clone adds rows, it
+docs/results/<each data set's table>.{csv,md}, keeping the rows already there (a run from a fresh clone adds rows, it
 never drops those whose results folders it lacks). δ = 1e-5 for every private row; ε is sample-level, cumulative over
 the private training steps (pretraining on public glyphs is not counted: it sees no private record), PRV
 accountant.
@@ -272,13 +273,22 @@ def main() -> None:
             print(f"[{count}/{len(todo)}] {dataset} {row} s{seed}: FD {first['frechet_distance']:.1f} "
                   f"CNN {first.get('cnn_accuracy', float('nan')):.3f} ({time.perf_counter() - started:.0f} s)",
                   flush=True)
-    # the table keeps every row it had and every finished row of every seed run so far
+    # each table keeps every row it had and every finished row of every seed run so far
     paths = [_done_path(done, d, row, seed) for d in preset.datasets for row in ROWS for seed in range(10)]
     finished = [r for path in paths if path.exists() for r in json.loads(path.read_text())]
     args.docs.mkdir(parents=True, exist_ok=True)
-    csv_path = args.docs / f"{preset.table}.csv"
-    write_tables(merge_rows(read_table_rows(csv_path), finished), csv_path, args.docs / f"{preset.table}.md")
-    print((args.docs / f"{preset.table}.md").read_text())
+    for table, rows in rows_by_table(args.preset, datasets, finished).items():
+        csv_path = args.docs / f"{table}.csv"
+        write_tables(merge_rows(read_table_rows(csv_path), rows), csv_path, args.docs / f"{table}.md")
+        print((args.docs / f"{table}.md").read_text())
+
+
+def rows_by_table(preset: str, datasets: list[str], finished: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The finished rows of each table these data sets write (every one of them, also a table with none yet)."""
+    tables: dict[str, list[dict[str, Any]]] = {PRESETS[preset].table_of(d): [] for d in datasets}
+    for r in finished:
+        tables.setdefault(PRESETS[preset].table_of(r["dataset"]), []).append(r)
+    return tables
 
 
 if __name__ == "__main__":

@@ -97,3 +97,13 @@ def test_a_table_read_back_writes_the_same_table_and_a_later_run_adds_rows_witho
         ("dsm-hmc nonprivate", 0, 0.7), ("dsm-hmc nonprivate", 1, 0.8), ("dp-merf DP ε=10", 0, 0.65),
         ("dp-merf DP ε=10", 1, 0.75)]
     assert "| digits | dp-merf DP ε=10 | ε=10.00, δ=1e-05 (PRV) | 2 |" in md_path.read_text()
+
+
+def test_the_cpu_presets_digits_rows_go_to_their_own_table_and_the_mnist_rows_stay_in_theirs():
+    from benchmarks.private_generation import rows_by_table
+
+    digits = _run_row("dp-merf DP ε=10", 0, 0.9, 10.0)
+    mnist = _run_row("dp-merf DP ε=10", 0, 0.7, 10.0) | {"dataset": "mnist_subset"}
+    tables = rows_by_table("cpu", ["digits"], [mnist, digits])
+    assert tables == {"private_generation_digits": [digits], "private_generation": [mnist]}
+    assert rows_by_table("gpu", ["mnist"], []) == {"private_generation_gpu": []}
