@@ -49,6 +49,7 @@ EPS10, EPS1 = [*DP, "gen_privacy.target_epsilon=10"], [*DP, "gen_privacy.target_
 # chosen on the digits' validation figures at tuning seed 10 (docs/private_gen.md, "Tuning the DP rows")
 CONDITIONING = ["generator.train.trainable=conditioning", "generator.train.lr=0.03"]
 MERF_TUNED = ["generator.length_scale_per_sqrt_dim=0.2"]
+MERF_LATENT = [*MERF_TUNED, "generator.latent_dim=20"]  # the digits' second round of tuning (2026-12-04)
 # glyphs bent towards handwriting (Simard et al. 2003's elastic distortion), public data like the plain glyphs
 ELASTIC = [*GLYPHS, "pretrain.glyphs.elastic_shift=0.06"]
 ROWS: dict[str, list[str]] = {
@@ -78,6 +79,8 @@ ROWS: dict[str, list[str]] = {
     "dp-merf DP ε=1": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=1"],
     "dp-merf DP ε=10, ℓ 0.2": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=10", *MERF_TUNED],
     "dp-merf DP ε=1, ℓ 0.2": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=1", *MERF_TUNED],
+    "dp-merf DP ε=10, ℓ 0.2, latent 20": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=10", *MERF_LATENT],
+    "dp-merf DP ε=1, ℓ 0.2, latent 20": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=1", *MERF_LATENT],
 }
 LANGEVIN_OF = ("ssm-hmc nonprivate", "ssm-hmc DP ε=10", "energy-dsm-mhmc nonprivate")
 UNCORRECTED_OF = ("energy-dsm-mhmc nonprivate", "energy-dsm-mhmc DP ε=10, glyph pretraining")
