@@ -94,3 +94,22 @@ class ThreeNodeGrid:
     def answer(self, msg: Message, partition: int) -> list[Message]:
         raise NotImplementedError
 
+
+
+def check_hook_gradients(make_net, batch, multiplicity: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Opacus' hooks on one network from `make_net()` give the same per-record DSM gradients as torch.func on a
+    copy of it; returns the hooks' gradients and losses."""
+    from opacus import GradSampleModule
+
+    from private_gen.per_sample_grads import per_sample_grads
+    from private_gen.privacy.dp_sgd import _hook_grads
+
+    torch.manual_seed(0)
+    net, reference = make_net(), make_net()
+    reference.load_state_dict(net.state_dict())
+    params = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
+    grads, losses = _hook_grads(GradSampleModule(net), net.sigmas, params, batch, multiplicity)
+    expected, _ = per_sample_grads(reference, batch, "dsm", multiplicity)
+    for name, _ in params:
+        torch.testing.assert_close(grads[name], expected[name], rtol=1e-3, atol=1e-5)
+    return grads, losses
