@@ -52,6 +52,8 @@ MERF_TUNED = ["generator.length_scale_per_sqrt_dim=0.2"]
 MERF_LATENT = [*MERF_TUNED, "generator.latent_dim=20"]  # the digits' second round of tuning (2026-12-04)
 # glyphs bent towards handwriting (Simard et al. 2003's elastic distortion), public data like the plain glyphs
 ELASTIC = [*GLYPHS, "pretrain.glyphs.elastic_shift=0.06"]
+# a private warm start: DP-MERF's release takes half of ε, the score model pretrains on its samples, DP-SGD the rest
+MERF_WARM = ["pretrain=dp_merf"]
 ROWS: dict[str, list[str]] = {
     "real": [],
     "ssm-hmc nonprivate": [],
@@ -72,11 +74,16 @@ ROWS: dict[str, list[str]] = {
     "dsm-hmc DP ε=10, glyph pretraining, lr 3e-4": [*DSM, *GLYPHS, *EPS10, "generator.train.lr=0.0003"],
     "dsm-hmc DP ε=10, glyph pretraining, conditioning only, lr 3e-2": [*DSM, *GLYPHS, *EPS10, *CONDITIONING],
     "dsm-hmc DP ε=1, glyph pretraining, conditioning only, lr 3e-2": [*DSM, *GLYPHS, *EPS1, *CONDITIONING],
+    "dsm-hmc DP ε=10, DP-MERF warm start": [*DSM, *MERF_WARM, *EPS10],
+    "dsm-hmc DP ε=1, DP-MERF warm start": [*DSM, *MERF_WARM, *EPS1],
+    # what the score model keeps of DP-MERF's samples before any fine-tuning (the release non-private here)
+    "dsm-hmc non-private DP-MERF warm start only": [*DSM, *MERF_WARM, "generator.train.epochs=0"],
     "dsm-hmc elastic glyph pretraining only (no private data)": [*DSM, *ELASTIC, "generator.train.epochs=0"],
     "dsm-hmc DP ε=10, elastic glyph pretraining": [*DSM, *ELASTIC, *EPS10],
     "dp-merf nonprivate": ["generator=dp_merf"],
     "dp-merf DP ε=10": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=10"],
     "dp-merf DP ε=1": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=1"],
+    "dp-merf DP ε=5": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=5"],  # the warm start's release alone
     "dp-merf DP ε=10, ℓ 0.2": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=10", *MERF_TUNED],
     "dp-merf DP ε=1, ℓ 0.2": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=1", *MERF_TUNED],
     "dp-merf DP ε=10, ℓ 0.2, latent 20": ["generator=dp_merf", *DP, "gen_privacy.target_epsilon=10", *MERF_LATENT],

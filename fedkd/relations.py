@@ -236,6 +236,11 @@ def _check_pretraining(c: GenConfig, supported: bool) -> None:
     if name == "glyphs" and c.dataset.name not in DIGIT_SETS:
         raise ConfigError("pretrain", name, f"procedural_faces, checkpoint or none with dataset={c.dataset.name} "
                           f"(digit glyphs label class k as the digit k: {', '.join(DIGIT_SETS)})")
+    if name == "dp_merf" and c.gen_privacy.mechanism == "projection_perturbation":
+        raise ConfigError("pretrain", name, "none, glyphs, procedural_faces or checkpoint with "
+                          "gen_privacy=projection_perturbation (a DP-MERF release composes only with DP-SGD's (ε, δ))")
+    if name == "dp_merf" and not c.data.class_conditional:
+        raise ConfigError("data.class_conditional", False, "true with pretrain=dp_merf (DP-MERF models each class)")
     if name == "procedural_faces" and c.dataset.name != "faces":
         raise ConfigError("pretrain", name, f"glyphs, checkpoint or none with dataset={c.dataset.name} "
                           "(public procedural faces pretrain a model of dataset=faces)")

@@ -22,13 +22,14 @@ import torch
 from omegaconf import MISSING
 from torch import nn
 
-from fedkd.config.fields import NOT_EMPTY, above, at_least, setting
+from fedkd.config.fields import NOT_EMPTY, above, at_least, below, setting
 from fedkd.config.registry import Registry
 from fedkd.data.cache import cache_key, load_or_build
 from fedkd.data.dataset_settings import DatasetSettings
 from fedkd.data.synthetic_faces import FaceSpec
 from fedkd.errors import UserError
 from fedkd.paths import expand
+from private_gen.dp_merf import DPMERFSettings
 from private_gen.objectives import ScoreObjective
 from private_gen.public.faces import public_face_spec, render_public_faces
 from private_gen.public.glyphs import GlyphSettings, render_glyphs
@@ -50,13 +51,19 @@ class NoPretrain(PretrainSettings):
 
 
 @dataclass
-class PublicPretrain(PretrainSettings):
-    """What pretraining on generated public data shares: its epochs, batch size and learning rate (EMA decay and
-    objective are the generator's own), the same whatever the private training that follows."""
+class TrainedPretrain(PretrainSettings):
+    """What every pretraining that trains the score model shares: its epochs, batch size and learning rate (EMA
+    decay and objective are the generator's own), the same whatever the private training that follows."""
 
     epochs: int = setting(10, at_least(1))
     batch_size: int = setting(128, at_least(1))
     lr: float = setting(0.002, above(0))
+
+
+@dataclass
+class PublicPretrain(TrainedPretrain):
+    """Pretraining on data the project generates without any private record."""
+
     seed: int = setting(0, at_least(0), help="seed of the public data and of the pretraining run")
 
 
@@ -87,11 +94,28 @@ class CheckpointPretrain(PretrainSettings):
     path: str = setting(MISSING, NOT_EMPTY, help="a generator.pt of a run with the same generator settings")
 
 
+@dataclass
+class MerfWarmStart(TrainedPretrain):
+    """`pretrain=dp_merf`: a private warm start. DP-MERF (Harder et al., AISTATS 2021) releases the private set's
+    noisy mean embedding with `epsilon_share` of the run's target ε; the score model pretrains on `count` of its
+    samples (post-processing), then DP-SGD fine-tunes on the private records with what is left, so ε covers both
+    (one accountant, two compositions). The easy-then-hard recipe of DP-FETA (Li, Gong et al., "From Easy to
+    Hard: Building a Shortcut for Differentially Private Image Synthesis", IEEE S&P 2025), with DP-MERF's
+    samples as the easy stage. Not public data: it spends privacy, and needs gen_privacy=dp to be private."""
+
+    name: str = "dp_merf"
+    epsilon_share: float = setting(0.5, above(0), below(1), help="share of gen_privacy.target_epsilon the DP-MERF "
+                                   "release spends on its own; DP-SGD gets the rest of the composed budget")
+    count: int = setting(20000, at_least(10), help="DP-MERF samples the score model pretrains on (balanced)")
+    merf: DPMERFSettings = field(default_factory=DPMERFSettings)
+
+
 PRETRAIN: Registry[PretrainSettings] = Registry("pretrain")
 PRETRAIN.add("none", NoPretrain())
 PRETRAIN.add("glyphs", GlyphPretrain())
 PRETRAIN.add("procedural_faces", FacePretrain())
 PRETRAIN.add("checkpoint", CheckpointPretrain())
+PRETRAIN.add("dp_merf", MerfWarmStart())
 
 
 def description(pretrain: PretrainSettings) -> str | None:
@@ -106,6 +130,10 @@ def description(pretrain: PretrainSettings) -> str | None:
         return (f"pretrained on public synthetic data: {pretrain.num_identities}×{pretrain.images_per_identity} "
                 f"procedural faces of public identities, {pretrain.epochs} epochs (no private record; not covered "
                 "by ε, costs none)")
+    if isinstance(pretrain, MerfWarmStart):
+        return (f"pretrained on {pretrain.count} samples of DP-MERF fitted to the private data, {pretrain.epochs} "
+                f"epochs (a private warm start: its release takes {pretrain.epsilon_share:.0%} of the target ε on "
+                "its own and is part of the privacy record above)")
     if isinstance(pretrain, CheckpointPretrain):
         return f"initialised from checkpoint {pretrain.path} (not covered by ε; its data are the user's to vouch for)"
     return None
@@ -138,8 +166,18 @@ class Pretraining:
     cache_dir: Path
 
 
-def _state_to_arrays(model: nn.Module) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+def pretrain_model(x: torch.Tensor, y: torch.Tensor, pretrain: TrainedPretrain, build: Callable[[], nn.Module],
+                   train: ScoreTrainSettings, objective: ScoreObjective, seed: int, stage: str
+                   ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Non-private training of a fresh model on (x, y) with the pretraining's schedule: its EMA weights as arrays
+    (what the cache keeps) and its history rows, marked `stage: pretrain`. `stage` names its epoch checkpoints."""
+    settings = dataclasses.replace(train, epochs=pretrain.epochs, batch_size=pretrain.batch_size, lr=pretrain.lr)
+    torch.manual_seed(seed)
+    model = build()
+    device = next(model.parameters()).device
+    model, rows = train_score(model, x.to(device), y.to(device), settings, objective, seed, stage=stage)
+    arrays = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    return arrays, [{"stage": "pretrain"} | row for row in rows]
 
 
 def pretrained_state(pretraining: Pretraining, build: Callable[[], nn.Module], shape: tuple[int, int, int],
@@ -170,14 +208,9 @@ def pretrained_state(pretraining: Pretraining, build: Callable[[], nn.Module], s
 
     def run() -> dict[str, np.ndarray]:
         x, y = public_data(pretrain, dataset, shape, num_classes)
-        settings = dataclasses.replace(train, epochs=pretrain.epochs, batch_size=pretrain.batch_size, lr=pretrain.lr)
-        torch.manual_seed(pretrain.seed)
-        model = build()
-        device = next(model.parameters()).device
-        model, rows = train_score(model, x.to(device), y.to(device), settings, objective, pretrain.seed,
-                                  stage="pretraining")
-        history.extend({"stage": "pretrain"} | row for row in rows)
-        return _state_to_arrays(model)
+        arrays, rows = pretrain_model(x, y, pretrain, build, train, objective, pretrain.seed, "pretraining")
+        history.extend(rows)
+        return arrays
 
     params = {"pretrain": dataclasses.asdict(pretrain), "shape": list(shape), "classes": num_classes,
               "ema_decay": train.ema_decay, "model": fingerprint}

@@ -12,13 +12,15 @@ import torch
 from torch import nn
 
 from fedkd.config.fields import one_of, setting
+from fedkd.privacy.accounting import Composition
 from private_gen.audit import AuditedTraining
 from private_gen.data import GenerationData
 from private_gen.energy_net import EnergyNet
 from private_gen.generator_settings import GeneratorSettings
+from private_gen.merf_warm_start import merf_warm_start
 from private_gen.noise_levels import NoiseSettings
 from private_gen.objectives import ScoreObjective
-from private_gen.pretraining import Pretraining, description, pretrained_state
+from private_gen.pretraining import MerfWarmStart, Pretraining, description, pretrained_state
 from private_gen.privacy.dp_sgd import GenDPSettings, train_score_dp_sgd
 from private_gen.privacy.projection_perturbation import (
     GUARANTEE,
@@ -34,6 +36,8 @@ from private_gen.trainable import select_trainable
 from private_gen.training import ScoreTrainSettings, train_score
 
 PARAMETERIZATIONS = ("score", "energy")
+SCOPE_WITH_RELEASE = ("sample-level (add/remove one training image), cumulative over the DP-MERF release and all "
+                      "training steps")
 ScoreModel = nn.Module  # a ScoreNet or an EnergyNet: forward(x, level, label) is the score
 TrainedScoreModel = tuple[ScoreModel, list[dict[str, Any]], dict[str, Any]]  # model, history, privacy record
 
@@ -65,18 +69,31 @@ def train_score_model(settings: ScoreModelSettings, privacy: GenPrivacySettings,
     Everything trains on `device`, and the model is returned there. `planted`: an audit's side of training
     (its gradient canaries, added to every private step and told the weights private training starts from; the
     broken control)."""
-    fingerprint = {k: v for k, v in asdict(settings).items() if k != "train"}
-    state, pre_history = pretrained_state(pretraining, lambda: settings.build(data.shape, num_classes).to(device),
-                                          data.shape, num_classes, settings.train, settings.objective, fingerprint)
+    def build() -> ScoreModel:
+        return settings.build(data.shape, num_classes).to(device)
+
+    spent_before, warm_start = (), {}
+    if isinstance(pretraining.settings, MerfWarmStart):
+        warm = merf_warm_start(pretraining.settings, privacy, data, build, settings.train, settings.objective, seed)
+        state, pre_history, spent_before = warm.state, warm.history, tuple(warm.spent)
+        warm_start = {"warm_start_release": warm.release}
+    else:
+        fingerprint = {k: v for k, v in asdict(settings).items() if k != "train"}
+        state, pre_history = pretrained_state(pretraining, build, data.shape, num_classes, settings.train,
+                                              settings.objective, fingerprint)
     ema, history, record = _train_private(settings, privacy, data.to(device), num_classes, seed, state, device,
-                                          planted)
+                                          planted, spent_before)
+    if spent_before:
+        record["mechanism"] = f"DP-MERF release, then {record['mechanism']}"
+        record["scope"] = SCOPE_WITH_RELEASE
     private_rows = [{"stage": "private"} | row for row in history]
-    return ema, [*pre_history, *private_rows], record | {"pretraining": description(pretraining.settings)}
+    return ema, [*pre_history, *private_rows], record | {"pretraining": description(pretraining.settings)} | warm_start
 
 
 def _train_private(settings: ScoreModelSettings, privacy: GenPrivacySettings, data: GenerationData,
                    num_classes: int, seed: int, state: dict[str, torch.Tensor] | None, device: torch.device | str,
-                   planted: AuditedTraining | None = None) -> TrainedScoreModel:
+                   planted: AuditedTraining | None = None, spent_before: tuple[Composition, ...] = ()
+                   ) -> TrainedScoreModel:
     torch.manual_seed(seed)
     model = settings.build(data.shape, num_classes).to(device)
     if state is not None:
@@ -87,7 +104,8 @@ def _train_private(settings: ScoreModelSettings, privacy: GenPrivacySettings, da
     if isinstance(privacy, GenDPSettings):
         ema, history, report = train_score_dp_sgd(model, data.train_x, data.train_y, settings.train,
                                                   settings.objective, privacy, seed, canaries,
-                                                  broken_no_noise=planted is not None and planted.breaks_dp)
+                                                  broken_no_noise=planted is not None and planted.breaks_dp,
+                                                  spent_before=spent_before)
         return ema, history, report.as_dict() | weights
     if isinstance(privacy, ProjectionPerturbationSettings):
         hook = ProjectionPerturbation(privacy.clip, privacy.noise_multiplier)

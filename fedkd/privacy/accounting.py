@@ -47,8 +47,12 @@ def epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: floa
 
 
 @lru_cache(maxsize=256)
-def noise_for_target(target_epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str) -> float:
-    """The smallest noise multiplier (to Opacus' search tolerance) whose ε over `steps` is ≤ the target."""
+def noise_for_target(target_epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str,
+                     history: tuple[Composition, ...] = ()) -> float:
+    """The smallest noise multiplier (to Opacus' search tolerance) whose ε over `steps`, composed after what
+    `history` already spent, is ≤ the target. ValueError when `history` alone reaches the target."""
+    if history:
+        return _noise_after(target_epsilon, delta, sample_rate, steps, accountant, history)
     from opacus.accountants.utils import get_noise_multiplier
 
     with warnings.catch_warnings():
@@ -56,6 +60,24 @@ def noise_for_target(target_epsilon: float, delta: float, sample_rate: float, st
         return float(get_noise_multiplier(target_epsilon=target_epsilon, target_delta=delta,
                                           sample_rate=sample_rate, steps=steps, accountant=accountant,
                                           epsilon_tolerance=0.005))
+
+
+def _noise_after(target_epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str,
+                 history: tuple[Composition, ...], tolerance: float = 0.005) -> float:
+    """Bisection on σ (ε falls as σ grows) to Opacus' tolerance: the σ returned keeps ε within the target."""
+    if epsilon_of(history, delta, accountant) >= target_epsilon:
+        raise ValueError(f"the compositions before spend ε ≥ {target_epsilon} on their own")
+
+    def eps(sigma: float) -> float:
+        return epsilon_of([*history, (sigma, sample_rate, steps)], delta, accountant)
+
+    low, high = 0.0, 1.0
+    while eps(high) > target_epsilon:
+        low, high = high, 2 * high
+    while target_epsilon - eps(high) > tolerance and high - low > 1e-6:
+        mid = (low + high) / 2
+        low, high = (mid, high) if eps(mid) > target_epsilon else (low, mid)
+    return high
 
 
 def steps_within_budget(noise_multiplier: float, sample_rate: float, target_epsilon: float, delta: float,

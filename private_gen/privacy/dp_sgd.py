@@ -28,7 +28,7 @@ from fedkd.audit.canary_gradients import CanaryGradients
 from fedkd.checkpoint.training_checkpoint import stage_checkpoint
 from fedkd.config.fields import above, below, one_of, setting
 from fedkd.errors import UserError
-from fedkd.privacy.accounting import ACCOUNTANTS, noise_for_target, spent, steps_within_budget
+from fedkd.privacy.accounting import ACCOUNTANTS, Composition, noise_for_target, spent, steps_within_budget
 from private_gen.objectives import ScoreBatch, ScoreObjective, annealed_loss, draw_batch
 from private_gen.per_sample_grads import per_sample_grads
 from private_gen.privacy.settings import GenPrivacySettings
@@ -107,12 +107,15 @@ def _silence_noise(optimizer: Any) -> None:
 
 def train_score_dp_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: ScoreTrainSettings,
                        objective: ScoreObjective, privacy: GenDPSettings, seed: int,
-                       canaries: CanaryGradients | None = None, broken_no_noise: bool = False
+                       canaries: CanaryGradients | None = None, broken_no_noise: bool = False,
+                       spent_before: tuple[Composition, ...] = ()
                        ) -> tuple[nn.Module, list[dict[str, float]], DPReport]:
     """Train with DP-SGD; returns the EMA network, one history row per epoch and the privacy report.
     `canaries` (an audit's included gradient canaries): each is sampled like a record at the Poisson rate and,
     when sampled, its clipped gradient joins the noisy sum (added after the noise, the same distribution).
-    `broken_no_noise` (an audit's broken control) adds no noise while the accountant still counts σ."""
+    `broken_no_noise` (an audit's broken control) adds no noise while the accountant still counts σ.
+    `spent_before`: compositions of the same records released before (a private warm start); the accountant
+    starts from them, so σ is set for what is left of the target and the reported ε covers them too."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1)
     accountant = privacy.accountant
@@ -123,8 +126,8 @@ def train_score_dp_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, setti
     delta, target = privacy.delta, privacy.target_epsilon
     sigma = privacy.noise_multiplier
     if sigma is None:
-        sigma = noise_for_target(target, delta, sample_rate, planned, accountant)
-    allowed = steps_within_budget(sigma, sample_rate, target, delta, accountant, planned)
+        sigma = noise_for_target(target, delta, sample_rate, planned, accountant, spent_before)
+    allowed = steps_within_budget(sigma, sample_rate, target, delta, accountant, planned, spent_before)
     if allowed == 0:
         raise UserError(f"gen_privacy.noise_multiplier={sigma} spends gen_privacy.target_epsilon={target} in one step; "
                         "raise the noise multiplier (or set it to null) or the target")
@@ -138,6 +141,7 @@ def train_score_dp_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, setti
     private_module, dp_optimizer, dp_loader = engine.make_private(
         module=model, optimizer=optimizer, data_loader=loader, noise_multiplier=sigma,
         max_grad_norm=privacy.max_grad_norm, poisson_sampling=True, grad_sample_mode="hooks" if hooks else "no_op")
+    engine.accountant.history = list(spent_before)
     if broken_no_noise:
         _silence_noise(dp_optimizer)
     params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
