@@ -1,7 +1,7 @@
 """Private generation benchmark: the score model's objectives (SSM-VR, SSM, DSM), parameterisations (score,
-energy with Metropolis-corrected HMC) and public glyph pretraining, non-private and under DP-SGD at
-ε ∈ {1, 10}, against DP-MERF at the same ε, with the residual-enhancement and sampler (HMC vs Langevin at
-equal score evaluations, Metropolis on vs off) ablations.
+energy with Metropolis-corrected HMC), public glyph pretraining and the private DP-MERF warm start, non-private
+and under DP-SGD at ε ∈ {1, 10}, against DP-MERF at the same ε, with the residual-enhancement and sampler (HMC
+vs Langevin at equal score evaluations, Metropolis on vs off) ablations.
 
 Usage: python benchmarks/private_generation.py [--preset cpu|gpu] [--data-root DIR] [--datasets ...] [--rows ...]
        [--seeds 0 1 2] [--workers 2] [--extra key=value ...] [--dp-extra key=value ...]
@@ -18,8 +18,8 @@ Langevin and uncorrected-HMC rows resample a trained row's network with the same
 mean (± std where there are several) over the seeds that have finished. Writes
 docs/results/<each data set's table>.{csv,md}, keeping the rows already there (a run from a fresh clone adds rows, it
 never drops those whose results folders it lacks). δ = 1e-5 for every private row; ε is sample-level, cumulative over
-the private training steps (pretraining on public glyphs is not counted: it sees no private record), PRV
-accountant.
+the private training steps (pretraining on public glyphs is not counted: it sees no private record; the DP-MERF
+warm start's release is, composed with the DP-SGD steps), PRV accountant.
 """
 
 from __future__ import annotations

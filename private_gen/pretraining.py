@@ -132,8 +132,8 @@ def description(pretrain: PretrainSettings) -> str | None:
                 "by ε, costs none)")
     if isinstance(pretrain, MerfWarmStart):
         return (f"pretrained on {pretrain.count} samples of DP-MERF fitted to the private data, {pretrain.epochs} "
-                f"epochs (a private warm start: its release takes {pretrain.epsilon_share:.0%} of the target ε on "
-                "its own and is part of the privacy record above)")
+                f"epochs (private warm start: its release, {pretrain.epsilon_share:.0%} of the target ε alone, is "
+                "inside the run's ε)")
     if isinstance(pretrain, CheckpointPretrain):
         return f"initialised from checkpoint {pretrain.path} (not covered by ε; its data are the user's to vouch for)"
     return None
