@@ -22,12 +22,15 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from fedkd.checkpoint.training_checkpoint import stage_checkpoint
 from fedkd.config.fields import NOT_EMPTY, above, at_least, each, setting
 from fedkd.privacy.accounting import epsilon, noise_for_target
 from private_gen.generator_settings import GeneratorSettings
 from private_gen.privacy.dp_sgd import GenDPSettings
 from private_gen.privacy.settings import GenPrivacySettings
 from private_gen.samplers.schedule import SamplerResult
+
+STEPS_PER_BLOCK = 100  # generator steps per history row and per checkpoint "epoch"
 
 
 @dataclass
@@ -121,17 +124,29 @@ def train_dp_merf(x: torch.Tensor, y: torch.Tensor, num_classes: int, settings: 
     generator = MerfGenerator(settings.latent_dim, num_classes, list(settings.hidden), tuple(x.shape[1:]))
     train = settings.train
     optimizer = torch.optim.Adam(generator.parameters(), lr=train.lr)
-    history, started = [], time.perf_counter()
-    batch = train.batch_size
-    for step in tqdm(range(train.steps), desc="DP-MERF generator", disable=not train.progress):
+    history, started, start = [], time.perf_counter(), 0
+    # A resumed run releases again from the same seed: the same draws give the same noisy embedding bit for bit,
+    # so nothing new is released; the checkpoint then restores the fitting's own state and draws.
+    checkpoint, parts = stage_checkpoint("dp-merf generator"), {"generator": generator, "optimizer": optimizer,
+                                                                 "draws": gen}
+    saved = checkpoint.resume(parts) if checkpoint else None
+    if saved is not None:
+        history, start = saved.history, saved.extra["step"]
+        started -= history[-1]["seconds"] if history else 0.0
+    batch, blocks = train.batch_size, math.ceil(train.steps / STEPS_PER_BLOCK)
+    for step in tqdm(range(start, train.steps), desc="DP-MERF generator", disable=not train.progress,
+                     initial=start, total=train.steps):
         labels = torch.randint(num_classes, (batch,), generator=gen)
         fake = class_embedding(phi(generator.sample(labels, gen)), labels, num_classes) / batch
         loss = (fake - target).pow(2).sum()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if (step + 1) % 100 == 0:
-            history.append({"step": step + 1, "loss": loss.item(), "seconds": time.perf_counter() - started})
+        done = step + 1
+        if done % STEPS_PER_BLOCK == 0 or done == train.steps:
+            history.append({"step": done, "loss": loss.item(), "seconds": time.perf_counter() - started})
+            if checkpoint:
+                checkpoint.end_of_epoch(math.ceil(done / STEPS_PER_BLOCK), blocks, parts, history, {"step": done})
     return generator, history, record
 
 

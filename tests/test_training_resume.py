@@ -20,6 +20,7 @@ from fedkd.face_experiment.experiment import run_faces
 from private_gen.config import load_generation
 from private_gen.experiment import run_generation
 from tests.test_face_experiment import TINY as FACES_TINY
+from tests.test_gen_experiment import MERF
 from tests.test_gen_experiment import TINY as GEN_TINY
 
 DP_GEN = [*GEN_TINY, "generator.train.epochs=3", "gen_privacy=dp", "gen_privacy.accountant=rdp"]
@@ -69,6 +70,22 @@ def test_dp_generation_stopped_mid_training_resumes_to_the_uninterrupted_result(
     assert read_run(resumed) == read_run(reference)  # ε, steps, losses and sample quality, bit for bit
     assert json.loads((resumed / "privacy.json").read_text()) == json.loads((reference / "privacy.json").read_text())
     assert not (resumed / "checkpoints").exists()
+    weights = torch.load(resumed / "generator.pt"), torch.load(reference / "generator.pt")
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[1])
+
+
+def test_dp_merf_stopped_mid_fitting_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    """A signal used to wait for DP-MERF's whole fitting; now it stops after a block of 100 generator steps."""
+    config = load_generation([*MERF, "generator.train.steps=250", "gen_privacy=dp", "gen_privacy.accountant=rdp"])
+    reference = run_generation(config, tmp_path / "reference")
+    stop_after(monkeypatch, "dp-merf generator", 1)
+    with pytest.raises(Interrupted, match=r"after epoch 1 of dp-merf generator"):
+        run_generation(config, tmp_path / "stopped")
+    monkeypatch.undo()
+    stopped = stopped_run(tmp_path / "stopped")
+    resumed = run_generation(dataclasses.replace(config, resume=str(stopped)), tmp_path / "unused")
+    assert read_run(resumed) == read_run(reference)
+    assert [row["step"] for row in read_run(resumed)["history"]] == [100, 200, 250]
     weights = torch.load(resumed / "generator.pt"), torch.load(reference / "generator.pt")
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[1])
 

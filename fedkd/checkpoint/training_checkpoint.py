@@ -39,9 +39,9 @@ from fedkd.config.fields import at_least, setting
 class EpochCheckpointSettings:
     """`checkpoint` of fedkd-gen and fedkd-faces."""
 
-    every: int = setting(1, at_least(0), help="epochs (DP-MERF: never) between checkpoints of each training stage "
-                         "(0: none, the run cannot be resumed); SIGINT/SIGTERM also write one at the end of the "
-                         "running epoch")
+    every: int = setting(1, at_least(0), help="epochs (DP-MERF: blocks of 100 generator steps) between checkpoints "
+                         "of each training stage (0: none, the run cannot be resumed); SIGINT/SIGTERM also write one "
+                         "at the end of the running epoch")
 
     @property
     def enabled(self) -> bool:
