@@ -37,6 +37,21 @@ def rdp_reference(history: list[tuple[float, float, int]], delta: float) -> floa
     return reference.get_epsilon(delta)
 
 
+def test_prv_composes_a_whole_set_release_with_subsampled_steps_like_dp_accounting_pld():
+    """q = 1 takes a branch of Opacus' PRV code that logs log(1 − q) = −inf (its warning is silenced): the value
+    is still right."""
+    from dp_accounting.pld import pld_privacy_accountant
+
+    history = [(0.9, 1.0, 1), (1.05, 0.064, 200)]
+    reference = pld_privacy_accountant.PLDAccountant(value_discretization_interval=1e-4)
+    reference.compose(dpa.GaussianDpEvent(0.9), 1)
+    reference.compose(dpa.PoissonSampledDpEvent(0.064, dpa.GaussianDpEvent(1.05)), 200)
+    assert epsilon_of(history, 1e-5, "prv") == pytest.approx(reference.get_epsilon(1e-5), rel=0.01)
+    single = pld_privacy_accountant.PLDAccountant(value_discretization_interval=1e-4)
+    single.compose(dpa.GaussianDpEvent(0.9), 1)
+    assert epsilon(0.9, 1.0, 1, 1e-5, "prv") == pytest.approx(single.get_epsilon(1e-5), rel=0.01)
+
+
 @pytest.mark.parametrize("accountant", ["rdp", "prv"])
 def test_noise_search_after_a_release_lands_just_under_the_target(accountant):
     release = ((3.0, 1.0, 1),)
