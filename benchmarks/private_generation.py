@@ -7,7 +7,8 @@ Usage: python benchmarks/private_generation.py [--preset cpu|gpu] [--data-root D
        [--seeds 0 1 2] [--workers 2] [--extra key=value ...] [--dp-extra key=value ...]
 
 Every (data set, row, seed) is one `fedkd-gen` experiment (configs/gen.yaml defaults plus the overrides below),
-written to results/gen/<preset's folder>/<dataset>/<row>; finished ones are cached (re-running resumes). The
+written to results/gen/<preset's folder>/<dataset>/<row>; finished ones are cached (re-running skips them) and an
+interrupted one continues from its checkpoints when the same row and seed run again. The
 preset (benchmarks/gen_presets.py) chooses the data sets and adds its settings to every row: `cpu` (default) for
 this 2-core machine, `gpu` for one CUDA device (the full MNIST and Fashion-MNIST from --data-root, a large
 procedural face set; tables in docs/results/private_generation_gpu.*; the cpu preset's digits rows go to
@@ -131,7 +132,7 @@ def _run(dataset: str, row: str, seed: int, preset: str, data_root: str | None, 
     if resample_only and finished and not row.startswith("dp-merf"):
         run, metrics = finished[-1], resample(config, finished[-1])
     else:
-        run = run_generation(config, out)
+        run = run_generation(_resuming(config, out, seed), out)
         metrics = json.loads((run / "summary.json").read_text())
     results = [base | metrics]
     if row in LANGEVIN_OF:
@@ -142,6 +143,25 @@ def _run(dataset: str, row: str, seed: int, preset: str, data_root: str | None, 
         uncorrected = load_generation([*overrides, "sampler.metropolis=false"])
         results.append(base | {"row": row.replace("-mhmc", "-hmc uncorrected")} | resample(uncorrected, run))
     return results
+
+
+def _resuming(config: Any, out: Path, seed: int) -> Any:
+    """The config that continues this row's newest interrupted run of `seed` from its checkpoints (the same
+    overrides make the same config), or `config` itself when there is none or it was made by another config."""
+    import dataclasses
+
+    from fedkd.checkpoint.resume import check_resumable, resumable_dir
+
+    interrupted = sorted(out.glob(f"*-s{seed}.incomplete"))
+    if not interrupted:
+        return config
+    try:
+        check_resumable(resumable_dir(str(interrupted[-1])), config)
+    except UserError as error:
+        print(f"not resuming {interrupted[-1].name}: {error}", flush=True)
+        return config
+    print(f"resuming {interrupted[-1].name}", flush=True)
+    return dataclasses.replace(config, resume=str(interrupted[-1]))
 
 
 def plan_jobs(preset: str, datasets: list[str], rows: list[str], seeds: list[int]) -> list[tuple[str, str, int]]:

@@ -10,7 +10,7 @@ from private_gen.config import load_generation
 # between them, every override group a row uses: pretraining, DP, energy, the network, DP-MERF, none
 COVERING_ROWS = ("real", "energy-dsm-mhmc DP ε=10, glyph pretraining",
                  "dsm-hmc glyph pretraining only (no private data)", "ssm-hmc nonprivate, no residual enhancement",
-                 "dp-merf DP ε=10")
+                 "dp-merf DP ε=10", "dsm-hmc DP ε=10, DP-MERF warm start")
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
@@ -107,3 +107,28 @@ def test_the_cpu_presets_digits_rows_go_to_their_own_table_and_the_mnist_rows_st
     tables = rows_by_table("cpu", ["digits"], [mnist, digits])
     assert tables == {"private_generation_digits": [digits], "private_generation": [mnist]}
     assert rows_by_table("gpu", ["mnist"], []) == {"private_generation_gpu": []}
+
+
+def test_an_interrupted_row_resumes_from_its_checkpoints_and_another_configs_run_is_left_alone(tmp_path, monkeypatch,
+                                                                                                capsys):
+    from benchmarks.private_generation import _resuming
+    from fedkd.checkpoint.interrupts import Interrupted
+    from private_gen.experiment import run_generation
+    from tests.test_training_resume import DP_GEN, stop_after
+
+    config = load_generation(DP_GEN)
+    assert _resuming(config, tmp_path, 0) is config  # nothing interrupted yet
+    stop_after(monkeypatch, "dp-sgd", 1)
+    with pytest.raises(Interrupted):
+        run_generation(config, tmp_path)
+    monkeypatch.undo()
+    [stopped] = tmp_path.glob("*-s0.incomplete")
+    resumed = _resuming(config, tmp_path, 0)
+    assert resumed.resume == str(stopped)
+    assert run_generation(resumed, tmp_path) == stopped.with_name(stopped.name.removesuffix(".incomplete"))
+    stop_after(monkeypatch, "dp-sgd", 1)
+    with pytest.raises(Interrupted):
+        run_generation(config, tmp_path)
+    other = load_generation([*DP_GEN, "generator.train.lr=0.01"])
+    assert _resuming(other, tmp_path, 0) is other
+    assert "not resuming" in capsys.readouterr().out
