@@ -108,4 +108,8 @@ def steps_within_budget(noise_multiplier: float, sample_rate: float, target_epsi
 
 def spent(accountant: IAccountant, delta: float) -> float:
     """ε spent so far by a live accountant (0 before its first step)."""
-    return float(accountant.get_epsilon(delta)) if accountant.history else 0.0
+    if not accountant.history:
+        return 0.0
+    with warnings.catch_warnings():
+        _quiet_known_warnings()
+        return float(accountant.get_epsilon(delta))
