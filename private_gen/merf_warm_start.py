@@ -36,7 +36,7 @@ class WarmStart:
 
     state: dict[str, torch.Tensor]
     history: list[dict[str, Any]]
-    spent: list[Composition]
+    spent: tuple[Composition, ...]
     release: dict[str, Any]
 
 
@@ -63,5 +63,5 @@ def merf_warm_start(settings: MerfWarmStart, privacy: GenPrivacySettings, data: 
     with torch.no_grad():
         images = generator.eval().sample(labels, torch.Generator().manual_seed(seed + SAMPLE_SEED_OFFSET))
     arrays, history = pretrain_model(images, labels, settings, build, train, objective, seed, "private warm start")
-    spent = [(record["noise_multiplier"], 1.0, 1)] if isinstance(release, GenDPSettings) else []
+    spent = ((record["noise_multiplier"], 1.0, 1),) if isinstance(release, GenDPSettings) else ()
     return WarmStart({k: torch.from_numpy(v) for k, v in arrays.items()}, history, spent, record)

@@ -75,7 +75,7 @@ def train_score_model(settings: ScoreModelSettings, privacy: GenPrivacySettings,
     spent_before, warm_start = (), {}
     if isinstance(pretraining.settings, MerfWarmStart):
         warm = merf_warm_start(pretraining.settings, privacy, data, build, settings.train, settings.objective, seed)
-        state, pre_history, spent_before = warm.state, warm.history, tuple(warm.spent)
+        state, pre_history, spent_before = warm.state, warm.history, warm.spent
         warm_start = {"warm_start_release": warm.release}
     else:
         fingerprint = {k: v for k, v in asdict(settings).items() if k != "train"}
