@@ -22,6 +22,7 @@ from fedkd.methods.registry import METHODS
 from fedkd.models.lr_student import LRStudentSettings
 from fedkd.models.registry import MODELS
 from fedkd.privacy.client_level import ClientDPSettings
+from fedkd.privacy.dp_step import PER_SAMPLE_LOSS_MODES
 from fedkd.privacy.registry import PRIVACY_MODES
 from fedkd.privacy.sample_level import SampleDPSettings
 from fedkd.workloads.face_kd import FaceKDWorkload
@@ -104,12 +105,13 @@ def _check_method_privacy(c: FederatedConfig) -> None:
         raise ConfigError("strategy", c.strategy.name,
                           f"a method other than {c.strategy.name} under privacy={c.privacy.mode} ({reason})")
     privacy = c.privacy
-    if isinstance(privacy, SampleDPSettings) and privacy.grad_sample_mode == "ghost":
+    if isinstance(privacy, SampleDPSettings) and privacy.grad_sample_mode in PER_SAMPLE_LOSS_MODES:
         coupled = "the face_kd workload's distillation terms" if isinstance(c.workload, FaceKDWorkload) else \
             "strategy.kd_form=relational's terms" if getattr(c.strategy, "kd_form", None) == "relational" else None
         if coupled is not None:
-            raise ConfigError("privacy.grad_sample_mode", "ghost", f"auto or hooks; ghost clipping needs per-sample "
-                              f"loss terms and {coupled} couple the batch's samples")
+            raise ConfigError("privacy.grad_sample_mode", privacy.grad_sample_mode, f"auto or hooks; "
+                              f"{privacy.grad_sample_mode} needs per-sample loss terms and {coupled} couple the "
+                              "batch's samples")
     if isinstance(privacy, ClientDPSettings) and privacy.clipping == "adaptive":
         stddev = privacy.count_stddev(c.simulation.train_clients_per_round())
         if privacy.noise_multiplier >= 2 * stddev:

@@ -113,3 +113,15 @@ def check_hook_gradients(make_net, batch, multiplicity: int) -> tuple[dict[str, 
     for name, _ in params:
         torch.testing.assert_close(grads[name], expected[name], rtol=1e-3, atol=1e-5)
     return grads, losses
+
+
+def unbounded_budget(mode: str, n: int, bound: float):
+    """A client budget for one step of n samples (expected batch n) with no ε target, in `mode`."""
+    from flwr.app import RecordDict
+
+    from fedkd.privacy.sample_level import ClientBudget, SampleDPSettings
+    from fedkd.state.client_state import ClientState
+
+    settings = SampleDPSettings(target_epsilon=None, noise_multiplier=1.0, delta=1e-5, max_grad_norm=bound,
+                                accountant="rdp", grad_sample_mode=mode, planned_participations=1)
+    return ClientBudget(settings, 1, ClientState(RecordDict()), n, n, 1)

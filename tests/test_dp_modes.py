@@ -7,8 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from flwr.app import RecordDict
-from opacus.optimizers import optimizer, optimizer_fast_gradient_clipping
 
 from fedkd.app.experiment_config import load_federated
 from fedkd.distill import build_kd_loss
@@ -16,21 +14,13 @@ from fedkd.errors import UserError
 from fedkd.methods.base import frozen
 from fedkd.methods.fedckd import distillation_objective
 from fedkd.models.small_cnn import SmallCNN
-from fedkd.privacy.dp_step import GhostStep, HookedStep, ghost_normed_share, resolved_mode
-from fedkd.privacy.sample_level import ClientBudget, PrivateTraining, SampleDPSettings
-from fedkd.state.client_state import ClientState
+from fedkd.privacy.bookkeeping import BookkeepingStep
+from fedkd.privacy.dp_step import GhostStep, HookedStep, resolved_mode
+from fedkd.privacy.sample_level import ClientBudget, PrivateTraining
 from fedkd.training.local import PARAMETER_TERMS, TrainSettings, is_per_sample, train_local
+from tests.helpers import unbounded_budget
 
 BOUND, LR, MU = 0.05, 0.5, 0.3
-
-
-@pytest.fixture
-def no_noise(monkeypatch):
-    """Opacus' Gaussian noise set to zero, so that a step shows the clipped sum alone."""
-    def zeros(std, reference, generator=None, secure_mode=False):
-        return torch.zeros_like(reference)
-    monkeypatch.setattr(optimizer, "_generate_noise", zeros)
-    monkeypatch.setattr(optimizer_fast_gradient_clipping, "_generate_noise", zeros)
 
 
 def _model() -> SmallCNN:
@@ -54,9 +44,7 @@ def _terms(objective, model, anchor, x, y) -> dict[str, torch.Tensor]:
 
 
 def _budget(mode: str, n: int) -> ClientBudget:
-    settings = SampleDPSettings(target_epsilon=None, noise_multiplier=1.0, delta=1e-5, max_grad_norm=BOUND,
-                                accountant="rdp", grad_sample_mode=mode, planned_participations=1)
-    return ClientBudget(settings, 1, ClientState(RecordDict()), n, n, 1)
+    return unbounded_budget(mode, n, BOUND)
 
 
 def _expected_step(objective, x, y) -> list[torch.Tensor]:
@@ -77,7 +65,10 @@ def _expected_step(objective, x, y) -> list[torch.Tensor]:
     return [(p - LR * (c / len(y) + g)).detach() for p, c, g in zip(params, clipped, proximal, strict=True)]
 
 
-@pytest.mark.parametrize("mode", ["hooks", "functorch", "ghost"])
+STEP_CLASSES = {"ghost": GhostStep, "bookkeeping": BookkeepingStep, "hooks": HookedStep, "functorch": HookedStep}
+
+
+@pytest.mark.parametrize("mode", list(STEP_CLASSES))
 def test_every_mode_gives_autograds_clipped_sum(no_noise, mode):
     torch.manual_seed(1)
     x, y = torch.rand(6, 1, 8, 8), torch.randint(0, 3, (6,))
@@ -87,34 +78,52 @@ def test_every_mode_gives_autograds_clipped_sum(no_noise, mode):
     anchor = [p.detach().clone() + 0.1 for p in model.parameters()]
     private = PrivateTraining(_budget(mode, len(y)), seed=0)
     with private.attach(model, torch.optim.SGD(model.parameters(), lr=LR), is_per_sample(objective)) as dp:
-        assert isinstance(dp, GhostStep if mode == "ghost" else HookedStep)
+        assert isinstance(dp, STEP_CLASSES[mode])
         terms = _terms(objective, model, anchor, x, y)
         dp.step([v for k, v in terms.items() if k not in PARAMETER_TERMS], [terms["proximal"]])
     for got, want in zip(model.parameters(), expected, strict=True):
         torch.testing.assert_close(got.detach(), want, rtol=1e-4, atol=1e-6)
 
 
-def test_an_empty_ghost_batch_releases_only_noise(no_noise):
+@pytest.mark.parametrize("mode", ["ghost", "bookkeeping"])
+def test_an_empty_batch_releases_only_noise(no_noise, mode):
     model = _model()
     before = [p.detach().clone() for p in model.parameters()]
-    with PrivateTraining(_budget("ghost", 4), seed=0).attach(model, torch.optim.SGD(model.parameters(), lr=LR),
+    with PrivateTraining(_budget(mode, 4), seed=0).attach(model, torch.optim.SGD(model.parameters(), lr=LR),
                                                               True) as dp:
         dp.empty()
     for got, want in zip(model.parameters(), before, strict=True):
         torch.testing.assert_close(got.detach(), want)  # zero noise, zero gradient: nothing moved
 
 
-def test_auto_picks_ghost_for_per_sample_objectives_on_linear_heavy_models():
+def test_auto_picks_bookkeeping_for_per_sample_objectives_and_hooks_otherwise():
     assert is_per_sample(_objective("logits")) and not is_per_sample(_objective("relational"))
-    nn = torch.nn
-    linear_heavy = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(72, 16))  # 20 conv, 1,168 linear
-    conv_heavy = nn.Sequential(nn.Conv2d(1, 64, 3), nn.Flatten(), nn.Linear(64, 2))    # 640 conv, 130 linear
-    assert ghost_normed_share(linear_heavy) >= 0.5 > ghost_normed_share(conv_heavy)
-    assert resolved_mode("auto", True, linear_heavy) == "ghost"
-    assert resolved_mode("auto", False, linear_heavy) == resolved_mode("auto", True, conv_heavy) == "hooks"
-    assert resolved_mode("functorch", True, linear_heavy) == "functorch"
-    with pytest.raises(ValueError, match="ghost needs an objective whose every data term is per-sample"):
-        resolved_mode("ghost", False, linear_heavy)
+    model = _model()
+    assert resolved_mode("auto", True, model) == "bookkeeping"
+    assert resolved_mode("auto", False, model) == "hooks"
+    assert resolved_mode("functorch", True, model) == "functorch"
+    for mode in ("ghost", "bookkeeping"):
+        with pytest.raises(ValueError, match=f"{mode} needs an objective whose every data term is per-sample"):
+            resolved_mode(mode, False, model)
+
+
+class _Buffered(torch.nn.Module):
+    """A trainable layer with a buffer and no grad sampler: book-keeping cannot redo it per sample."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(3))
+        self.register_buffer("shift", torch.zeros(3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.shift
+
+
+def test_auto_falls_back_to_hooks_on_a_layer_bookkeeping_cannot_clip():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), _Buffered())
+    assert resolved_mode("auto", True, model) == "hooks"
+    with pytest.raises(ValueError, match="bookkeeping cannot clip layer 1 per sample; use hooks"):
+        resolved_mode("bookkeeping", True, model)
 
 
 @pytest.mark.parametrize("overrides, coupled", [
@@ -123,13 +132,14 @@ def test_auto_picks_ghost_for_per_sample_objectives_on_linear_heavy_models():
     (["dataset=faces", "model=lr_student", "lowres=lr16", "workload=face_kd"],
      "the face_kd workload's distillation terms"),
 ])
-def test_forced_ghost_clipping_on_batch_coupled_terms_is_refused(overrides, coupled):
-    with pytest.raises(UserError, match=f"privacy.grad_sample_mode='ghost' is invalid; allowed: auto or hooks; "
-                                        f"ghost clipping needs per-sample loss terms and {coupled} couple"):
-        load_federated([*overrides, "privacy=sample", "privacy.grad_sample_mode=ghost"])
+@pytest.mark.parametrize("mode", ["ghost", "bookkeeping"])
+def test_forced_per_sample_loss_modes_on_batch_coupled_terms_are_refused(overrides, coupled, mode):
+    with pytest.raises(UserError, match=f"privacy.grad_sample_mode='{mode}' is invalid; allowed: auto or hooks; "
+                                        f"{mode} needs per-sample loss terms and {coupled} couple"):
+        load_federated([*overrides, "privacy=sample", f"privacy.grad_sample_mode={mode}"])
 
 
-@pytest.mark.parametrize("mode", ["hooks", "ghost"])
+@pytest.mark.parametrize("mode", ["hooks", "ghost", "bookkeeping"])
 def test_a_one_channel_batch_that_looks_channels_last_trains_the_same(no_noise, mode):
     """A (n,1,H,W) tensor made by permuting (n,H,W,1) has channels-last strides; Opacus then computed zero
     per-sample gradients for every convolution after the first (hooks: those layers got only noise; ghost: their

@@ -31,6 +31,27 @@ class CosineHead(nn.Module):
     def forward(self, embedding: torch.Tensor) -> torch.Tensor:
         return self.scale * self.cosine(embedding)
 
+    def _ghost_terms(self, embedding: torch.Tensor, grad_logits: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        unit_w = F.normalize(self.weight, dim=1)
+        unit_e = F.normalize(embedding, dim=1)
+        scaled = grad_logits * (self.scale / self.weight.norm(dim=1).clamp_min(1e-12))  # s·g_ij / ‖w_j‖
+        return unit_w, unit_e, scaled, unit_e @ unit_w.T
+
+    def ghost_norms(self, embedding: torch.Tensor, grad_logits: torch.Tensor) -> dict[nn.Parameter, torch.Tensor]:
+        """Each sample's squared gradient norm for the class centres, without forming the gradient (book-keeping
+        DP-SGD, fedkd/privacy/bookkeeping.py): row j of sample i's gradient is (s·g_ij/‖w_j‖)(ê_i − cos_ij·ŵ_j),
+        whose squared norm is (s·g_ij/‖w_j‖)²(1 − cos_ij²) for a unit ê_i."""
+        _, unit_e, scaled, cos = self._ghost_terms(embedding, grad_logits)
+        length = (unit_e * unit_e).sum(1, keepdim=True)  # 1, or 0 for a zero embedding
+        return {self.weight: (scaled ** 2 * (length - cos ** 2)).sum(1)}
+
+    def ghost_sum(self, embedding: torch.Tensor, grad_logits: torch.Tensor,
+                  factors: torch.Tensor) -> dict[nn.Parameter, torch.Tensor]:
+        """Σ_i c_i · (sample i's gradient), from the rows above."""
+        unit_w, unit_e, scaled, cos = self._ghost_terms(embedding, grad_logits)
+        weighted = scaled * factors[:, None]
+        return {self.weight: weighted.T @ unit_e - unit_w * (weighted * cos).sum(0)[:, None]}
+
 
 def margin_logits(cosine: torch.Tensor, labels: torch.Tensor, kind: str, margin: float,
                   scale: float) -> torch.Tensor:

@@ -8,12 +8,13 @@
   sample's gradient norm (from activations and backprops, without its gradient for Linear layers; other layers
   still materialise theirs); a second backward of Σ_i min(1, C/‖g_i‖)·loss_i gives the clipped sum directly.
   It needs the per-sample loss vector, so only objectives whose every data term is per-sample can use it.
-- `auto`: ghost where the objective's terms are all per-sample and at least half of the model's trainable
-  parameters sit in layers ghost clipping norms without per-sample gradients (Linear, Embedding); hooks
-  otherwise. Measured (benchmarks/dp_cost.py, FedAvg, one run): the small CNN, 74 % of its parameters in
-  Linear layers, ghost 2.89× a non-private update against hooks 3.79×; the LR face student, 25 %, ghost 4.64×
-  against hooks 3.97× (its convolutions' per-sample gradients are materialised either way, and ghost clipping
-  adds a second backward).
+- `bookkeeping` (fedkd/privacy/bookkeeping.py; Bu, Wang, Zha & Karypis, ICML 2023): one backward pass, no weight
+  gradient from autograd; per-sample norms and the clipped sum from each layer's stored input and output gradient.
+  Needs the per-sample loss vector too.
+- `auto`: bookkeeping where the objective's terms are all per-sample and every trainable layer is one book-keeping
+  handles; hooks otherwise. Measured (benchmarks/dp_cost.py, FedAvg, one run, ratios to a non-private GroupNorm
+  update): the small CNN bookkeeping 1.69×, ghost 2.66×, hooks 3.72×; the LR face student bookkeeping 2.17×,
+  hooks 3.50×, ghost 4.09× (docs/privacy.md, "Cost of DP").
 
 Every mode gives the same clipped sum (tests/test_dp_modes.py) and adds the same noise, N(0, σ²C²) per
 coordinate of the sum. Weight-only terms (FedProx's proximal term) see no data: their gradient is added after
@@ -22,60 +23,33 @@ the noise in every mode.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from fedkd.privacy.bookkeeping import BookkeepingStep
+from fedkd.privacy.layer_gradients import unsupported_layers
+from fedkd.privacy.step_common import AfterNoise, add_and_step, weight_gradients
+
 if TYPE_CHECKING:
     from opacus.optimizers import DPOptimizer, DPOptimizerFastGradientClipping
 
-GRAD_SAMPLE_MODES = ("auto", "hooks", "functorch", "ghost")
-AfterNoise = Callable[[], object] | None  # adds to p.grad after the noise (an audit's gradient canaries)
-
-
-GHOST_SHARE = 0.5  # auto picks ghost clipping from this share of parameters in ghost-normed layers (see above)
-
-
-def ghost_normed_share(model: nn.Module) -> float:
-    """The share of `model`'s trainable parameters whose per-sample norms ghost clipping gets without per-sample
-    gradients."""
-    from opacus.grad_sample import GradSampleModuleFastGradientClipping  # imported on use
-
-    normed = tuple(GradSampleModuleFastGradientClipping.NORM_SAMPLERS)
-    total = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    ghost = sum(p.numel() for m in model.modules() if isinstance(m, normed)
-                for p in m.parameters(recurse=False) if p.requires_grad)
-    return ghost / max(total, 1)
+GRAD_SAMPLE_MODES = ("auto", "bookkeeping", "hooks", "functorch", "ghost")
+PER_SAMPLE_LOSS_MODES = ("bookkeeping", "ghost")  # need every data term as a per-sample loss vector
 
 
 def resolved_mode(mode: str, per_sample: bool, model: nn.Module) -> str:
     """The mode a training call runs in (`auto` resolved as the module docstring says)."""
     if mode == "auto":
-        return "ghost" if per_sample and ghost_normed_share(model) >= GHOST_SHARE else "hooks"
-    if mode == "ghost" and not per_sample:
-        raise ValueError("privacy.grad_sample_mode=ghost needs an objective whose every data term is per-sample")
+        return "bookkeeping" if per_sample and not unsupported_layers(model) else "hooks"
+    if mode in PER_SAMPLE_LOSS_MODES and not per_sample:
+        raise ValueError(f"privacy.grad_sample_mode={mode} needs an objective whose every data term is per-sample")
+    if mode == "bookkeeping" and unsupported_layers(model):
+        raise ValueError(f"privacy.grad_sample_mode=bookkeeping cannot clip layer {unsupported_layers(model)[0]} per "
+                         "sample; use hooks")
     return mode
-
-
-def _weight_gradients(params: list[nn.Parameter],
-                      weight_terms: Sequence[torch.Tensor]) -> Sequence[torch.Tensor | None]:
-    if not weight_terms:
-        return ()
-    return torch.autograd.grad(torch.stack(list(weight_terms)).sum(), params, allow_unused=True)
-
-
-def _add_and_step(optimizer: DPOptimizer, params: list[nn.Parameter], extra: Sequence[torch.Tensor | None],
-                  after_noise: AfterNoise) -> None:
-    """After `pre_step` put the noisy mean into p.grad: add the weight-only gradients (and `after_noise`'s) and
-    step."""
-    for p, g in zip(params, extra, strict=False):
-        if g is not None:
-            p.grad += g
-    if after_noise is not None:
-        after_noise()
-    optimizer.original_optimizer.step()
 
 
 class HookedStep:
@@ -89,9 +63,9 @@ class HookedStep:
              after_noise: AfterNoise = None) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         torch.stack([t.mean() for t in data_terms]).sum().backward()
-        extra = _weight_gradients(self.params, weight_terms)
+        extra = weight_gradients(self.params, weight_terms)
         if self.optimizer.pre_step():  # clips, accumulates, adds noise into p.grad
-            _add_and_step(self.optimizer, self.params, extra, after_noise)
+            add_and_step(self.optimizer, self.params, extra, after_noise)
 
     def empty(self) -> None:
         """A Poisson batch can be empty: the step still releases noise (and is accounted)."""
@@ -118,9 +92,9 @@ class GhostStep:
         self.optimizer.zero_grad(set_to_none=True)
         per_sample = torch.stack(list(data_terms)).sum(0)
         DPTensorFastGradientClipping(self.module, self.optimizer, per_sample, "mean").backward()
-        extra = _weight_gradients(self.params, weight_terms)
+        extra = weight_gradients(self.params, weight_terms)
         if self.optimizer.pre_step():  # adds noise to the clipped sum in p.grad, scales by the batch size
-            _add_and_step(self.optimizer, self.params, extra, after_noise)
+            add_and_step(self.optimizer, self.params, extra, after_noise)
 
     def empty(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -131,4 +105,4 @@ class GhostStep:
         self.optimizer.zero_grad(set_to_none=True)
 
 
-DPStep = HookedStep | GhostStep
+DPStep = HookedStep | GhostStep | BookkeepingStep

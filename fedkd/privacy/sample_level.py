@@ -4,9 +4,9 @@ client's state across rounds.
 
 Every local training call of a client (whatever the method: the update it sends, a personal model it
 keeps) runs DP-SGD on its private training split: Poisson sampling at rate q = 1/ceil(n/B), per-sample
-clipping to `max_grad_norm` (Opacus ghost clipping, hooks or functorch: `dp_step.py`), Gaussian noise σ·C
-on the sum. The client's ε is cumulative over all its steps in all its participations (add/remove one training record
-of that client), at δ `delta`, by the RDP or PRV accountant. σ is given, or found at the client's first
+clipping to `max_grad_norm` (book-keeping, Opacus ghost clipping, hooks or functorch: `dp_step.py`), Gaussian
+noise σ·C on the sum. The client's ε is cumulative over all its steps in all its participations (add/remove one
+training record of that client), at δ `delta`, by the RDP or PRV accountant. σ is given, or found at the client's first
 participation for the target ε over the planned participations; a client never takes a step that
 would push its ε past the target, and a client with no step left refuses to train.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -25,6 +25,7 @@ from torch import nn
 
 from fedkd.config.fields import Invalid, above, at_least, one_of, setting
 from fedkd.privacy.accounting import ACCOUNTANTS, epsilon, noise_for_target, steps_within_budget
+from fedkd.privacy.bookkeeping import BookkeepingStep
 from fedkd.privacy.dp_step import GRAD_SAMPLE_MODES, DPStep, GhostStep, HookedStep, resolved_mode
 from fedkd.privacy.settings import DPSettings
 from fedkd.protocol.reply import DP_EPSILON, DP_NOISE_MULTIPLIER, DP_SAMPLE_RATE, DP_TOTAL_STEPS
@@ -49,10 +50,10 @@ class SampleDPSettings(DPSettings):
                                              "target_epsilon over the planned steps")
     max_grad_norm: float = setting(1.0, above(0), help="per-sample gradient clipping bound C")
     accountant: str = setting("prv", one_of(ACCOUNTANTS), help="Opacus accountant")
-    grad_sample_mode: str = setting("auto", one_of(GRAD_SAMPLE_MODES), help="per-sample clipping: ghost (Opacus "
-                                    "ghost clipping), hooks or functorch (per-sample gradients); auto: ghost where "
-                                    "the objective's terms are per-sample and most parameters are in Linear layers, "
-                                    "else hooks")
+    grad_sample_mode: str = setting("auto", one_of(GRAD_SAMPLE_MODES), help="per-sample clipping: bookkeeping "
+                                    "(one backward, fedkd's own), ghost (Opacus ghost clipping), hooks or functorch "
+                                    "(Opacus per-sample gradients); auto: bookkeeping where the objective's terms are "
+                                    "per-sample and every layer is supported, else hooks")
     planned_participations: int | None = setting(None, at_least(1), help="null: ceil(num_rounds x "
                                                  "simulation.fraction_train)")
 
@@ -162,13 +163,13 @@ class PrivateTraining:
         noise = dict(noise_multiplier=sigma, max_grad_norm=settings.max_grad_norm,
                      expected_batch_size=self.budget.expected_batch_size, loss_reduction="mean",
                      generator=torch.Generator().manual_seed(self.seed))
-        hooks, step = _ghost(model, optimizer, noise) if mode == "ghost" else _hooked(model, optimizer, noise, mode)
+        step, close = _STEPS.get(mode, _hooked)(model, optimizer, noise, mode)
         try:
             with warnings.catch_warnings():  # Opacus' hooks on the first layer, whose input needs no gradient
                 warnings.filterwarnings("ignore", message="Full backward hook is firing")
                 yield step
         finally:
-            hooks._close()
+            close()
             for p in model.parameters():
                 p.grad_sample = None
                 p._norm_sample = None
@@ -178,19 +179,32 @@ class PrivateTraining:
         self.steps_this_round += 1
 
 
-def _hooked(model: nn.Module, optimizer: torch.optim.Optimizer, noise: dict, mode: str) -> tuple[nn.Module, DPStep]:
+StepAndClose = tuple[DPStep, Callable[[], None]]
+
+
+def _hooked(model: nn.Module, optimizer: torch.optim.Optimizer, noise: dict, mode: str) -> StepAndClose:
     from opacus import GradSampleModule  # imported on use: see fedkd/privacy/__init__.py
     from opacus.optimizers import DPOptimizer
 
     hooks = GradSampleModule(model, batch_first=True, loss_reduction="mean", strict=True,
                              force_functorch=mode == "functorch")
-    return hooks, HookedStep(DPOptimizer(optimizer, **noise))
+    return HookedStep(DPOptimizer(optimizer, **noise)), hooks._close
 
 
-def _ghost(model: nn.Module, optimizer: torch.optim.Optimizer, noise: dict) -> tuple[nn.Module, DPStep]:
+def _ghost(model: nn.Module, optimizer: torch.optim.Optimizer, noise: dict, mode: str) -> StepAndClose:
     from opacus.grad_sample import GradSampleModuleFastGradientClipping
     from opacus.optimizers import DPOptimizerFastGradientClipping
 
     hooks = GradSampleModuleFastGradientClipping(model, batch_first=True, loss_reduction="mean", strict=True,
                                                  max_grad_norm=noise["max_grad_norm"], use_ghost_clipping=True)
-    return hooks, GhostStep(hooks, DPOptimizerFastGradientClipping(optimizer, **noise))
+    return GhostStep(hooks, DPOptimizerFastGradientClipping(optimizer, **noise)), hooks._close
+
+
+def _bookkeeping(model: nn.Module, optimizer: torch.optim.Optimizer, noise: dict, mode: str) -> StepAndClose:
+    from opacus.optimizers import DPOptimizerFastGradientClipping
+
+    step = BookkeepingStep(model, DPOptimizerFastGradientClipping(optimizer, **noise))
+    return step, step.close
+
+
+_STEPS = {"ghost": _ghost, "bookkeeping": _bookkeeping}
