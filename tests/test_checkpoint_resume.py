@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import os
 import signal
 import subprocess
@@ -19,11 +20,13 @@ import pytest
 
 from fedkd.app.experiment_config import load_federated
 from fedkd.app.inprocess import run_in_process
-from fedkd.checkpoint.checkpointer import checkpoints_dir
+from fedkd.checkpoint import checkpointer
+from fedkd.checkpoint.checkpointer import Checkpointer, checkpoints_dir
 from fedkd.checkpoint.client_files import clients_dir, state_file
 from fedkd.checkpoint.interrupts import STOP, Interrupted
 from fedkd.checkpoint.resume import fingerprint
 from fedkd.checkpoint.server_checkpoint import ServerCheckpoint, checkpoint_files, read_checkpoint, write_checkpoint
+from fedkd.checkpoint.settings import CheckpointSettings
 from fedkd.errors import UserError
 
 TINY = ["dataset=digits", "lowres=none", "partition=iid", "simulation.num_clients=3", "simulation.backend=inprocess",
@@ -254,3 +257,34 @@ def test_kill_9_of_a_ray_run_mid_round_then_resume_under_ray_matches_an_in_proce
     resume = subprocess.run([sim, f"resume={killed}"], env=env, capture_output=True, text=True, timeout=400)
     assert resume.returncode == 0, resume.stderr[-2000:]
     _same_metrics_but_node_ids(whole, killed.with_name(killed.name.removesuffix(".incomplete")))
+
+
+def test_a_checkpoint_written_behind_the_next_round_holds_its_own_round(tmp_path):
+    """Checkpoints are written on a thread while the next round runs: the file must hold the state at the end of
+    its round, even when the strategy object changes right after, and a later round waits for the write."""
+    checkpoints = Checkpointer(CheckpointSettings(every=1, keep=2), tmp_path, "abc", num_rounds=5)
+    strategy = {"mu": 0.1}
+    for server_round in (1, 2):
+        checkpoints.end_of_round(server_round, [0], lambda r=server_round: ServerCheckpoint(
+            r, {"w": np.full(2, float(r))}, strategy, None, [{"round": r}], {}, {}))
+        strategy["mu"] += 1.0  # the next round changes the live strategy
+    checkpoints.settle()
+    first = read_checkpoint(checkpoints_dir(tmp_path) / "round-000001.ckpt", "abc")
+    second = read_checkpoint(checkpoints_dir(tmp_path) / "round-000002.ckpt", "abc")
+    assert first.strategy == {"mu": 0.1} and second.strategy == {"mu": 1.1}
+    assert first.client_rounds == {0: 1} and second.client_rounds == {0: 2}
+    assert checkpoints.finish()["round"] == 2 and not checkpoints_dir(tmp_path).exists()
+
+
+def test_a_failed_background_write_surfaces_at_the_next_round_unless_the_run_is_failing(tmp_path, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpointer, "write_checkpoint", full)
+    checkpoints = Checkpointer(CheckpointSettings(every=1, keep=2), tmp_path, "abc", num_rounds=5)
+    make = lambda: ServerCheckpoint(1, {"w": np.ones(2)}, {}, None, [], {}, {})  # noqa: E731
+    checkpoints.end_of_round(1, [0], make)
+    with pytest.raises(OSError, match="No space left on device"):
+        checkpoints.end_of_round(2, [0], make)
+    checkpoints.end_of_round(3, [0], make)
+    checkpoints.settle(failing=True)  # already failing: waits, and the run's own error is the one reported

@@ -24,8 +24,9 @@ from flwr.common.constant import ErrorCode
 from flwr.superlink.grid.inmemory_grid import InMemoryGrid
 
 from fedkd.app.bounded_pulls import object_pulls_until
+from fedkd.app.engine_pickup import instructions_pushed, record_seconds
 from fedkd.app.failures import CORRUPT, CRASHED, OK, STRAGGLER, FailureInjector
-from fedkd.app.ordered_grid import OrderedGrid, ReplyOrigins
+from fedkd.app.ordered_grid import OrderedGrid, ReplyOrigins, reply_seconds
 from fedkd.app.reply_checks import update_problem
 from fedkd.app.simulation_settings import DEPLOYED_POLL, SIMULATED_POLL, SimulationSettings
 from fedkd.app.timing_log import mark
@@ -97,6 +98,9 @@ class GuardedGrid(OrderedGrid):
         origins = ReplyOrigins(delivered)
         nodes = [origins.node_of(r) for r in raw]
         answered = set(nodes)
+        for r, node in zip(raw, nodes, strict=True):
+            if not r.has_error():
+                record_seconds(node, phase, reply_seconds(r))
         replies = [self._checked(r, node, sent[node], fates.get(node, OK), phase, server_round)
                    for r, node in zip(raw, nodes, strict=True)]
         for m in delivered:
@@ -111,6 +115,7 @@ class GuardedGrid(OrderedGrid):
         """Flower's send_and_receive, asking for replies every `simulation.reply_poll_interval` s (its deployed
         grid waits a fixed 3 s between asks, on average 1.5 s per phase after the last reply is in)."""
         waiting = set(self.inner.push_messages(messages))
+        instructions_pushed()
         mark("pushed", phase=phase, round=server_round)
         deadline = time.monotonic() + timeout
         replies: list[Message] = []

@@ -16,7 +16,7 @@ from flwr.app import ConfigRecord, Message, RecordDict
 from flwr.serverapp import Grid
 from flwr.supercore.run import Run
 
-from fedkd.protocol.reply import PARTITION_ID
+from fedkd.protocol.reply import PARTITION_ID, SECONDS
 
 QUERY_PARTITION = "fedkd.partition"   # the query's ConfigRecord; the reply's ConfigRecord carries PARTITION_ID
 DISCOVERY_TIMEOUT = 600.0
@@ -36,6 +36,14 @@ def reply_partition(msg: Message) -> int | None:
             return int(record[PARTITION_ID])
     query = msg.content.config_records.get(QUERY_PARTITION)
     return int(query[PARTITION_ID]) if query is not None else None
+
+
+def reply_seconds(msg: Message) -> float:
+    """The ClientApp seconds a train or evaluate reply reports (0 where it reports none)."""
+    for record in msg.content.metric_records.values():
+        if SECONDS in record:
+            return float(record[SECONDS])
+    return 0.0
 
 
 class OrderedGrid(Grid):

@@ -169,9 +169,13 @@ def run_federation(grid: Grid, config: FederatedConfig, run: RunDirectory, shape
     client_dp = config.privacy if isinstance(config.privacy, ClientDPSettings) else None
     instructions = checkpoints.instructions()
     train_config = ConfigRecord(({DP_CLIPPING: client_dp.clipping} if client_dp is not None else {}) | instructions)
-    run_rounds(strategy, guarded, arrays, (resumed.server_round if resumed else 0) + 1, config.num_rounds,
-               train_config, ConfigRecord(instructions), end_of_round,
-               on_train_replies=None if scorer is None else scorer.observe)
+    try:
+        run_rounds(strategy, guarded, arrays, (resumed.server_round if resumed else 0) + 1, config.num_rounds,
+                   train_config, ConfigRecord(instructions), end_of_round,
+                   on_train_replies=None if scorer is None else scorer.observe)
+    except BaseException:
+        checkpoints.settle(failing=True)  # a checkpoint still being written lands before the run is marked failed
+        raise
     summary, table = summarize({"dataset": config.dataset.name, "strategy": config.strategy.name,
                                 "partition": config.partition.name, "num_clients": sim.num_clients,
                                 "num_rounds": config.num_rounds, "seed": config.seed,

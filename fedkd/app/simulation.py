@@ -11,6 +11,7 @@ from pathlib import Path
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
+from fedkd.app import engine_pickup
 from fedkd.app.client_app import make_client_app
 from fedkd.app.experiment_config import FederatedConfig
 from fedkd.app.server_app import prepare_server, serve
@@ -60,16 +61,20 @@ def run_in_simulation(config: FederatedConfig, output_root: Path | None = None,
     cluster = {"address": sim.ray_address} if sim.ray_address else {}
     init_args = {"logging_level": logging.ERROR, "include_dashboard": False, "log_to_driver": verbose, **cluster}
     _init_ray(init_args)
-    run_simulation(
-        server_app=server_app,
-        client_app=make_client_app(lambda _context: config),
-        num_supernodes=sim.num_clients,
-        backend_config={
-            "client_resources": {"num_cpus": sim.client_cpus, "num_gpus": sim.client_gpus},
-            "init_args": init_args,
-        },
-        verbose_logging=verbose,
-    )
+    restore_pickup = engine_pickup.install(sim.instruction_pickup)
+    try:
+        run_simulation(
+            server_app=server_app,
+            client_app=make_client_app(lambda _context: config),
+            num_supernodes=sim.num_clients,
+            backend_config={
+                "client_resources": {"num_cpus": sim.client_cpus, "num_gpus": sim.client_gpus},
+                "init_args": init_args,
+            },
+            verbose_logging=verbose,
+        )
+    finally:
+        restore_pickup()
     if raised:
         raise raised[0]
     if not finished:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fedkd.app.engine_pickup import PICKUPS
 from fedkd.app.failure_settings import FailureSettings
 from fedkd.config.fields import NOT_EMPTY, above, at_least, at_most, one_of, setting
 from fedkd.data.federated import EVALUATE_SPLITS
@@ -36,6 +37,9 @@ class SimulationSettings:
     reply_poll_interval: float | None = setting(None, above(0), at_most(10), help="seconds between the ServerApp's "
                                                 "asks for replies; null: 0.01 in the simulation runtime (an "
                                                 "in-memory ask), 0.1 deployed (Flower's deployed grid: 3 s)")
+    instruction_pickup: str = setting("wake", one_of(PICKUPS), help="Ray backend: wake, Flower's engine picks up "
+                                      "instructions as soon as they are pushed and queues them longest-first; "
+                                      "flower: its own 0.1 s loop in node order (fedkd/app/engine_pickup.py)")
     on_client_error: str = setting("fail", one_of(ON_CLIENT_ERROR), help="a ClientApp that raises: fail the run, or "
                                    "go on without its reply (its traceback is kept in client_errors/ either way)")
     failures: FailureSettings = field(default_factory=FailureSettings)

@@ -33,12 +33,16 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
-def write_checked(target: Path, fingerprint: str, payload: Any, header: dict[str, Any] | None = None) -> int:
-    """Write `payload` to `target` atomically; returns the payload's size in bytes."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+def encode_checked(payload: Any) -> bytes:
+    """`payload` pickled, as `write_encoded` stores it (a snapshot: later changes to the objects do not reach it)."""
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(payload)
-    blob = buffer.getvalue()
+    return buffer.getvalue()
+
+
+def write_encoded(target: Path, fingerprint: str, blob: bytes, header: dict[str, Any] | None = None) -> int:
+    """Write an encoded payload to `target` atomically; returns its size in bytes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     head = {"format": STATE_FORMAT, "config": fingerprint, "bytes": len(blob),
             "sha256": hashlib.sha256(blob).hexdigest(), **(header or {})}
     temporary = target.with_name(f".{target.name}.tmp")
@@ -48,6 +52,11 @@ def write_checked(target: Path, fingerprint: str, payload: Any, header: dict[str
         os.fsync(fh.fileno())
     os.replace(temporary, target)
     return len(blob)
+
+
+def write_checked(target: Path, fingerprint: str, payload: Any, header: dict[str, Any] | None = None) -> int:
+    """Write `payload` to `target` atomically; returns the payload's size in bytes."""
+    return write_encoded(target, fingerprint, encode_checked(payload), header)
 
 
 def read_checked(path: Path, fingerprint: str, kind: type[T], fix: str, resume_hint: str) -> T:

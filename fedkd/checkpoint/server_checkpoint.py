@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fedkd.checkpoint.checked_file import read_checked, read_header, write_checked
+from fedkd.checkpoint.checked_file import encode_checked, read_checked, read_header, write_encoded
 
 _NAME = re.compile(r"round-(\d+)\.ckpt")
 
@@ -58,11 +58,27 @@ def checkpoint_files(directory: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def write_checkpoint(directory: Path, fingerprint: str, checkpoint: ServerCheckpoint) -> tuple[Path, int]:
+@dataclass
+class EncodedCheckpoint:
+    """A checkpoint pickled at the end of its round (the strategy and privacy objects change in the next one), to be
+    written later by another thread."""
+
+    server_round: int
+    client_rounds: dict[int, int]
+    blob: bytes
+
+    @classmethod
+    def of(cls, checkpoint: ServerCheckpoint) -> EncodedCheckpoint:
+        return cls(checkpoint.server_round, dict(checkpoint.client_rounds), encode_checked(checkpoint))
+
+
+def write_checkpoint(directory: Path, fingerprint: str, checkpoint: ServerCheckpoint | EncodedCheckpoint
+                     ) -> tuple[Path, int]:
     """Write atomically; returns the path and its size in bytes."""
-    target = checkpoint_path(directory, checkpoint.server_round)
-    size = write_checked(target, fingerprint, checkpoint, {
-        "round": checkpoint.server_round, "clients": {str(p): r for p, r in sorted(checkpoint.client_rounds.items())}})
+    encoded = checkpoint if isinstance(checkpoint, EncodedCheckpoint) else EncodedCheckpoint.of(checkpoint)
+    target = checkpoint_path(directory, encoded.server_round)
+    size = write_encoded(target, fingerprint, encoded.blob, {
+        "round": encoded.server_round, "clients": {str(p): r for p, r in sorted(encoded.client_rounds.items())}})
     return target, size
 
 
