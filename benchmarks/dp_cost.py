@@ -5,8 +5,8 @@ Usage: python benchmarks/dp_cost.py [--repeats 5] [--strategy fedavg] [--threads
 Same client data (client 0 of the configured federation), same model: the default student with GroupNorm
 (what DP runs train; BatchNorm has no per-sample gradients), also timed with its BatchNorm (the
 non-private default) for reference. DP-SGD is timed in each per-sample clipping mode of
-fedkd/privacy/dp_step.py (hooks, functorch, ghost clipping), through the method's own objective; the privacy
-budget is left unbounded (σ = 1) so every repeat takes all its steps. Each repeat times every variant once,
+fedkd/privacy/dp_step.py (bookkeeping, hooks, functorch, ghost clipping), through the method's own objective; the
+privacy budget is left unbounded (σ = 1) so every repeat takes all its steps. Each repeat times every variant once,
 in turn; the table gives the median seconds and the ratio of medians to the non-private GroupNorm update.
 One thread by default (a simulated client's share).
 """
