@@ -147,3 +147,21 @@ def test_an_output_modified_in_place_is_refused(no_noise):
     model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(inplace=True), nn.Linear(5, 3))
     with pytest.raises(RuntimeError, match=r"not modified in place \(e.g. nn.ReLU\(inplace=True\)\)"):
         _bookkeeping_step(model, _cross_entropy, torch.randn(6, 4), torch.randint(0, 3, (6,)))
+
+
+class _Pair(nn.Module):
+    """A trainable layer of two inputs: book-keeping keeps only one input per call, so it must refuse it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mix = nn.Parameter(torch.ones(4))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return x * self.mix + y
+
+
+def test_a_layer_of_two_inputs_is_refused(no_noise):
+    model = _Pair()
+    x = torch.randn(6, 4)
+    with pytest.raises(RuntimeError, match="layers that take one tensor and return one; _Pair does not"):
+        _bookkeeping_step(model, lambda m, x, y: (m(x, x) ** 2).sum(1), x, torch.zeros(6, dtype=torch.long))
