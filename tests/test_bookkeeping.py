@@ -79,6 +79,13 @@ def _cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.
     return F.cross_entropy(model(x), y, reduction="none")
 
 
+def _check_step_against_autograd(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+    expected = _clipped_step(model, _cross_entropy, x, y)
+    _bookkeeping_step(model, _cross_entropy, x, y)
+    for got, want in zip(model.parameters(), expected, strict=True):
+        torch.testing.assert_close(got.detach(), want, rtol=1e-4, atol=1e-6)
+
+
 def test_a_step_on_the_lr_student_is_autograds_clipped_sum(no_noise):
     torch.manual_seed(2)
     model = replace_batchnorm(LRStudent(3, 7, widths=(4, 8, 8), embedding_dim=6), groups=2)
@@ -86,10 +93,7 @@ def test_a_step_on_the_lr_student_is_autograds_clipped_sum(no_noise):
     kinds = {type(m) for m in model.modules()}
     assert {nn.Conv2d, nn.GroupNorm, nn.Linear, CosineHead} <= kinds
     assert any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in model.modules())
-    expected = _clipped_step(model, _cross_entropy, x, y)
-    _bookkeeping_step(model, _cross_entropy, x, y)
-    for got, want in zip(model.parameters(), expected, strict=True):
-        torch.testing.assert_close(got.detach(), want, rtol=1e-4, atol=1e-6)
+    _check_step_against_autograd(model, x, y)
 
 
 class _Twice(nn.Module):
@@ -105,11 +109,7 @@ class _Twice(nn.Module):
 
 def test_a_layer_called_twice_sums_both_calls(no_noise):
     torch.manual_seed(3)
-    model, x, y = _Twice(), torch.randn(6, 4), torch.randint(0, 3, (6,))
-    expected = _clipped_step(model, _cross_entropy, x, y)
-    _bookkeeping_step(model, _cross_entropy, x, y)
-    for got, want in zip(model.parameters(), expected, strict=True):
-        torch.testing.assert_close(got.detach(), want, rtol=1e-4, atol=1e-6)
+    _check_step_against_autograd(_Twice(), torch.randn(6, 4), torch.randint(0, 3, (6,)))
 
 
 class _Gate(nn.Module):
@@ -125,11 +125,8 @@ class _Gate(nn.Module):
 
 def test_an_unknown_layer_goes_through_torch_func(no_noise):
     torch.manual_seed(5)
-    model, x, y = nn.Sequential(nn.Linear(4, 3), _Gate()), torch.randn(6, 4), torch.randint(0, 3, (6,))
-    expected = _clipped_step(model, _cross_entropy, x, y)
-    _bookkeeping_step(model, _cross_entropy, x, y)
-    for got, want in zip(model.parameters(), expected, strict=True):
-        torch.testing.assert_close(got.detach(), want, rtol=1e-4, atol=1e-6)
+    _check_step_against_autograd(nn.Sequential(nn.Linear(4, 3), _Gate()), torch.randn(6, 4),
+                                 torch.randint(0, 3, (6,)))
 
 
 def test_a_parameter_read_outside_its_layer_is_refused(no_noise):

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from fedkd.privacy.layer_gradients import GhostRule, PerSample, ghost_rule, per_sample_gradients
-from fedkd.privacy.step_common import AfterNoise, add_and_step, weight_gradients
+from fedkd.privacy.step_common import AfterNoise, add_and_step, noise_only_step, weight_gradients
 
 if TYPE_CHECKING:
     from opacus.optimizers import DPOptimizerFastGradientClipping
@@ -150,9 +150,4 @@ class BookkeepingStep:
     def empty(self) -> None:
         """A Poisson batch can be empty: the step still releases noise (and is accounted)."""
         self.calls = []
-        self.optimizer.zero_grad(set_to_none=True)
-        for p in self.params:
-            p.grad = torch.zeros_like(p)
-        if self.optimizer.pre_step():
-            self.optimizer.original_optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        noise_only_step(self.optimizer, self.params)

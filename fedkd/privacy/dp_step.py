@@ -31,7 +31,7 @@ from torch import nn
 
 from fedkd.privacy.bookkeeping import BookkeepingStep
 from fedkd.privacy.layer_gradients import unsupported_layers
-from fedkd.privacy.step_common import AfterNoise, add_and_step, weight_gradients
+from fedkd.privacy.step_common import AfterNoise, add_and_step, noise_only_step, weight_gradients
 
 if TYPE_CHECKING:
     from opacus.optimizers import DPOptimizer, DPOptimizerFastGradientClipping
@@ -97,12 +97,7 @@ class GhostStep:
             add_and_step(self.optimizer, self.params, extra, after_noise)
 
     def empty(self) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        for p in self.params:
-            p.grad = torch.zeros_like(p)
-        if self.optimizer.pre_step():
-            self.optimizer.original_optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        noise_only_step(self.optimizer, self.params)
 
 
 DPStep = HookedStep | GhostStep | BookkeepingStep
