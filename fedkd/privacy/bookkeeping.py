@@ -63,10 +63,12 @@ class BookkeepingStep:
                          if any(id(p) in trained for p in module.parameters(recurse=False))]
 
     def _record(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        if module.training and output.requires_grad and not self._summing:
-            if len(inputs) != 1 or not isinstance(output, torch.Tensor):
-                raise RuntimeError(f"book-keeping DP-SGD needs layers that take one tensor and return one; "
-                                   f"{type(module).__name__} does not: use privacy.grad_sample_mode=hooks")
+        if not module.training or self._summing:
+            return
+        if len(inputs) != 1 or not isinstance(output, torch.Tensor):
+            raise RuntimeError(f"book-keeping DP-SGD needs layers that take one tensor and return one; "
+                               f"{type(module).__name__} does not: use privacy.grad_sample_mode=hooks")
+        if output.requires_grad:
             self.calls.append(_Call(module, inputs[0].detach(), output))
 
     def close(self) -> None:
