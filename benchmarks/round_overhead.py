@@ -28,7 +28,7 @@ from fedkd.training.local import train_local
 def time_client_update(config: FederatedConfig, repeats: int = 5) -> float:
     import torch
 
-    torch.set_num_threads(int(config.simulation.client_cpus))
+    torch.set_num_threads(max(1, int(config.simulation.client_cpus)))  # as the ClientApp does
     data = load_client_data(config.federation(), 0)
     times = []
     for r in range(repeats):
