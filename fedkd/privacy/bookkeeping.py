@@ -17,6 +17,7 @@ It needs the per-sample loss vector, like ghost clipping, and layer outputs that
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -39,9 +40,7 @@ class _Call:
         self.module, self.activation, self.output = module, activation, output
         self.version = output._version
         self.backprop: torch.Tensor | None = None
-
-    def ghost(self) -> GhostRule | None:
-        return ghost_rule(self.module)
+        self.ghost: GhostRule | None = ghost_rule(module)
 
     def per_sample(self) -> PerSample:
         return per_sample_gradients(self.module, self.activation, self.backprop)
@@ -128,8 +127,9 @@ class BookkeepingStep:
 
     def _clipped_sums(self, calls: list[_Call], bound: float) -> dict[nn.Parameter, torch.Tensor]:
         trained = {id(p) for p in self.params}
-        once = [c for c in calls if c.ghost() is not None and sum(d.module is c.module for d in calls) == 1]
-        formed = [c for c in calls if not any(c is d for d in once)]
+        uses = Counter(id(c.module) for c in calls)
+        once = [c for c in calls if c.ghost is not None and uses[id(c.module)] == 1]
+        formed = [c for c in calls if c.ghost is None or uses[id(c.module)] > 1]
         per_sample: dict[nn.Parameter, torch.Tensor] = {}
         for call in formed:  # a layer called more than once sums its calls' per-sample gradients
             for p, grad in call.per_sample().items():
@@ -137,7 +137,7 @@ class BookkeepingStep:
         n = calls[0].activation.shape[0] if calls else 0
         squared = torch.zeros(n)
         for call in once:
-            for p, norm in call.ghost()[0](call.activation, call.backprop).items():
+            for p, norm in call.ghost[0](call.activation, call.backprop).items():
                 if id(p) in trained:
                     squared = squared + norm
         for p, grad in per_sample.items():
@@ -146,7 +146,7 @@ class BookkeepingStep:
         factors = (bound / (squared.sqrt() + EPSILON)).clamp(max=1.0)
         sums = {p: torch.einsum("n,n...->...", factors, grad) for p, grad in per_sample.items()}
         for call in once:
-            sums |= call.ghost()[1](call.activation, call.backprop, factors)
+            sums |= call.ghost[1](call.activation, call.backprop, factors)
         return {p: g for p, g in sums.items() if id(p) in trained}
 
     def empty(self) -> None:

@@ -12,9 +12,9 @@
   gradient from autograd; per-sample norms and the clipped sum from each layer's stored input and output gradient.
   Needs the per-sample loss vector too.
 - `auto`: bookkeeping where the objective's terms are all per-sample and every trainable layer is one book-keeping
-  handles; hooks otherwise. Measured (benchmarks/dp_cost.py, FedAvg, one run, ratios to a non-private GroupNorm
-  update): the small CNN bookkeeping 1.69×, ghost 2.66×, hooks 3.72×; the LR face student bookkeeping 2.17×,
-  hooks 3.50×, ghost 4.09× (docs/privacy.md, "Cost of DP").
+  handles; hooks otherwise. Measured (benchmarks/dp_cost.py, one run each, ratios to a non-private GroupNorm
+  update): FedAvg on the small CNN bookkeeping 1.75×, ghost 2.84×, hooks 3.79×; FedCKD 1.43×, 1.73×, 2.26×; FedAvg
+  on the LR face student 1.85×, 4.02×, 3.33× (docs/privacy.md, "Cost of DP").
 
 Every mode gives the same clipped sum (tests/test_dp_modes.py) and adds the same noise, N(0, σ²C²) per
 coordinate of the sum. Weight-only terms (FedProx's proximal term) see no data: their gradient is added after
@@ -42,13 +42,14 @@ PER_SAMPLE_LOSS_MODES = ("bookkeeping", "ghost")  # need every data term as a pe
 
 def resolved_mode(mode: str, per_sample: bool, model: nn.Module) -> str:
     """The mode a training call runs in (`auto` resolved as the module docstring says)."""
+    unsupported = unsupported_layers(model) if mode in ("auto", "bookkeeping") else []
     if mode == "auto":
-        return "bookkeeping" if per_sample and not unsupported_layers(model) else "hooks"
+        return "bookkeeping" if per_sample and not unsupported else "hooks"
     if mode in PER_SAMPLE_LOSS_MODES and not per_sample:
         raise ValueError(f"privacy.grad_sample_mode={mode} needs an objective whose every data term is per-sample")
-    if mode == "bookkeeping" and unsupported_layers(model):
-        raise ValueError(f"privacy.grad_sample_mode=bookkeeping cannot clip layer {unsupported_layers(model)[0]} per "
-                         "sample; use hooks")
+    if unsupported:
+        raise ValueError(f"privacy.grad_sample_mode=bookkeeping cannot clip layer {unsupported[0]} per sample; "
+                         "use hooks")
     return mode
 
 
