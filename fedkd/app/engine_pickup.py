@@ -6,8 +6,9 @@ of a round waits 50 ms on average before any worker starts, and the workers then
 order. `simulation.instruction_pickup=wake` (default) swaps in the same loop that also wakes as soon as fedkd's
 grid has pushed a phase's instructions, and queues what it finds longest-first, ranked by each node's last
 ClientApp seconds: longest-processing-time-first list scheduling (Graham, "Bounds on Multiprocessing Timing
-Anomalies", SIAM J. Appl. Math. 1969), within 4/3 of the best makespan where partition order can leave a worker
-idle while the other runs the largest client last. `flower` keeps Flower's loop.
+Anomalies", SIAM J. Appl. Math. 1969; within 4/3 of the best makespan when the times are exact, here they are the
+last round's), where partition order can leave a worker idle while the other runs the largest client last.
+`flower` keeps Flower's loop.
 
 The swap replaces one module-level function that `run_api` looks up when it starts the engine, and only if its
 signature is the one this was written against; otherwise Flower's loop stays and a warning says so.
